@@ -1,0 +1,155 @@
+"""Chat layout, placeholder ids, label sets and answer parsing.
+
+Pure text functions: no model, no media. The GRPO accuracy reward, `r1omni eval` and the app's
+"correct?" badge all read answers through `parse_response` / `normalize_label` here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+VIDEO_TOKEN_INDEX = -201
+AUDIO_TOKEN_INDEX = -202
+VIDEO_MARKER = "<video>"
+AUDIO_MARKER = "<audio>"
+
+# The reference inference instruction (R1-Omni README / inference.py), two spaces before "Output" included.
+DEFAULT_QUESTION = (
+    "As an emotional recognition expert; throughout the video, which emotion conveyed by the characters is "
+    "the most obvious to you?  Output the thinking process in <think> </think> and final emotion in "
+    "<answer> </answer> tags."
+)
+DEFAULT_SYSTEM = "You are a helpful assistant."
+
+DFEW = ("happy", "surprise", "neutral", "angry", "disgust", "sad", "fear")
+MAFW = DFEW + ("contemptuous", "disappointed", "helpless", "anxious")
+RAVDESS = ("neutral", "calm", "happy", "sad", "angry", "fear", "disgust", "surprise")
+LABEL_SETS: dict[str, tuple[str, ...]] = {"dfew": DFEW, "mafw": MAFW, "ravdess": RAVDESS}
+
+# Surface forms seen in datasets and model outputs -> canonical label (RAVDESS/CREMA-D names included).
+_SYNONYMS = {
+    "happiness": "happy", "joy": "happy", "happy": "happy",
+    "surprised": "surprise", "surprise": "surprise",
+    "neutral": "neutral", "calm": "calm",
+    "anger": "angry", "angry": "angry", "ang": "angry",
+    "disgusted": "disgust", "disgust": "disgust",
+    "sadness": "sad", "sad": "sad",
+    "fearful": "fear", "fear": "fear", "afraid": "fear", "scared": "fear",
+    "contempt": "contemptuous", "contemptuous": "contemptuous",
+    "disappointed": "disappointed", "disappointment": "disappointed",
+    "helpless": "helpless", "helplessness": "helpless",
+    "anxious": "anxious", "anxiety": "anxious",
+}
+
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)  # the paper's format reward
+
+
+def label_set(name: str) -> tuple[str, ...]:
+    """The labels of a named set ("dfew", "mafw", "ravdess")."""
+    from r1omni.errors import UsageError
+
+    try:
+        return LABEL_SETS[name.lower()]
+    except KeyError:
+        raise UsageError(f"unknown label set '{name}'; choose one of: {', '.join(LABEL_SETS)}") from None
+
+
+def normalize_label(answer: str | None, labels: tuple[str, ...] | None = None) -> str | None:
+    """Canonical label for a free-text answer, or None when it is outside `labels`.
+
+    >>> normalize_label(" Fearful ", DFEW), normalize_label("Surprised.", DFEW), normalize_label("bored", DFEW)
+    ('fear', 'surprise', None)
+    """
+    if answer is None:
+        return None
+    key = re.sub(r"[^a-z ]", "", answer.strip().lower()).strip()
+    canon = _SYNONYMS.get(key, key)
+    if labels is None:
+        return canon or None
+    return canon if canon in labels else None
+
+
+def build_prompt(question: str = DEFAULT_QUESTION, system: str = DEFAULT_SYSTEM) -> str:
+    """The reference inference chat layout, with <video>/<audio> markers where media are spliced."""
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
+        f"<vi_start>{VIDEO_MARKER}<vi_end>\n<au_start>{AUDIO_MARKER}<au_end>\n{question}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def build_input_ids(tokenizer, prompt: str, n_video: int, n_audio: int, expand: bool = True) -> list[int]:
+    """Token ids of `prompt` with each media marker replaced by its placeholder id.
+
+    With `expand` the placeholder is repeated `n_video` / `n_audio` times (one id per spliced feature), so
+    the sequence length equals the spliced length; without it there is one id per marker, as the reference.
+    Text pieces are tokenised without special-token insertion, as the reference does.
+    """
+    ids: list[int] = []
+    for piece in re.split(f"({re.escape(VIDEO_MARKER)}|{re.escape(AUDIO_MARKER)})", prompt):
+        if piece == VIDEO_MARKER:
+            ids += [VIDEO_TOKEN_INDEX] * (n_video if expand else 1)
+        elif piece == AUDIO_MARKER:
+            ids += [AUDIO_TOKEN_INDEX] * (n_audio if expand else 1)
+        elif piece:
+            ids += tokenizer(piece, add_special_tokens=False)["input_ids"]
+    return ids
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    """What a completion says: its reasoning, its answer and whether it follows the trained format."""
+
+    text: str
+    think: str | None
+    answer: str | None
+    label: str | None
+    well_formed: bool
+    notices: list[str] = field(default_factory=list)
+
+    def think_span(self) -> tuple[int, int] | None:
+        """Character offsets of the reasoning inside `text`, or None."""
+        m = _THINK.search(self.text)
+        return (m.start(1), m.end(1)) if m else None
+
+
+def parse_response(text: str, labels: tuple[str, ...] = DFEW) -> ParsedResponse:
+    """Split a completion into reasoning and answer; never raises.
+
+    Missing or broken tags give a notice instead of an error. Without any <answer> tag the whole stripped
+    response is taken as the answer, as the reference evaluation did.
+
+    >>> p = parse_response("<think>The mouth turns up.</think>\\n<answer>Happy</answer>")
+    >>> (p.think, p.answer, p.label, p.well_formed)
+    ('The mouth turns up.', 'Happy', 'happy', True)
+    """
+    text = text or ""
+    stripped = text.strip()
+    notices: list[str] = []
+    m = _THINK.search(text)
+    think = m.group(1).strip() if m else None
+    if m is None:
+        if "<think>" in text:
+            think = text.split("<think>", 1)[1].split("<answer>", 1)[0].strip()
+            notices.append("reasoning is not closed with </think>")
+        else:
+            notices.append("no <think> reasoning in the response")
+    answers = _ANSWER.findall(text)
+    if answers:
+        answer = answers[0].strip()
+        if len(answers) > 1:
+            notices.append(f"{len(answers)} <answer> tags; the first one is used")
+    elif "<answer>" in text:
+        answer = text.split("<answer>", 1)[1].strip()
+        notices.append("answer is not closed with </answer>")
+    else:
+        answer = stripped if stripped and "<think>" not in stripped else None
+        notices.append("no <answer> tag in the response")
+    label = normalize_label(answer, labels)
+    if answer and label is None:
+        notices.append(f"answer '{answer[:40]}' is outside the label set")
+    well_formed = bool(_FORMAT.fullmatch(stripped))
+    return ParsedResponse(text, think, answer, label, well_formed, notices)
