@@ -1,0 +1,189 @@
+"""Reward functions for GRPO, in the signature TRL 1.16 calls them with.
+
+TRL calls each reward as ``f(prompts=..., completions=..., completion_ids=..., **columns)`` where
+``completions`` is ``[[{"role": "assistant", "content": str}], ...]`` for conversational prompts or a list
+of strings otherwise, and every other dataset column (``solution``, ``label``, the synthetic manifest's
+cue columns, ...) arrives as a list in ``kwargs``. Each reward returns one float per completion, or
+``None`` where the row cannot be scored (TRL turns it into NaN and leaves it out of the mean).
+
+`accuracy_reward` and `format_reward` reproduce R1-Omni's rewards (arXiv 2503.05379; the R1-Omni /
+R1-V ``open_r1/grpo.py``), including their quirks: exact, case-sensitive comparison and a non-DOTALL
+``<answer>`` pattern. Rewards never raise on model output. This module knows nothing about models.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+RewardFunc = Callable[..., list[float | None]]
+
+_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # compat: not DOTALL, as the paper's accuracy reward
+_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion, whatever shape TRL hands it in; never raises.
+
+    >>> completion_text([{"role": "assistant", "content": "<answer>sad</answer>"}])
+    '<answer>sad</answer>'
+    >>> completion_text("plain"), completion_text(None), completion_text([])
+    ('plain', '', '')
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        content = completion.get("content", "")
+        return content if isinstance(content, str) else ""
+    if isinstance(completion, (list, tuple)) and completion:
+        return completion_text(completion[-1])
+    return ""
+
+
+def extract_answer(text: str) -> str:
+    """The stripped text of the first one-line ``<answer>…</answer>``, else the whole stripped text.
+
+    >>> extract_answer("<think>x</think><answer> sad </answer>"), extract_answer(" sad ")
+    ('sad', 'sad')
+    >>> extract_answer("<answer>a\\nb</answer>")  # the pattern is not DOTALL: no match, whole text
+    '<answer>a\\nb</answer>'
+    """
+    match = _ANSWER_LINE.search(text)
+    return match.group(1).strip() if match else text.strip()
+
+
+def _ground_truths(n: int, kwargs: dict[str, Any]) -> list[str | None]:
+    """Per-row reference answers from the ``solution`` column, else the ``label`` column."""
+    for column in ("solution", "label"):
+        values = kwargs.get(column)
+        if values is not None:
+            if isinstance(values, str):
+                values = [values] * n
+            return [v if isinstance(v, str) and v.strip() else None for v in values]
+    return [None] * n
+
+
+def accuracy_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """1.0 when the completion's answer equals the reference exactly (case-sensitive), else 0.0.
+
+    The reference is the ``<answer>`` text of the ``solution`` column (or the whole solution, or the
+    ``label`` column); the completion's answer is its first one-line ``<answer>`` (or the whole text).
+    Rows without a reference give None. R1-Omni accuracy reward.
+
+    >>> accuracy_reward(["<think>t</think><answer>sad</answer>", "<answer>Sad</answer>", "sad"],
+    ...                 solution=["<answer> sad </answer>"] * 3)
+    [1.0, 0.0, 1.0]
+    >>> accuracy_reward([[{"role": "assistant", "content": "<answer>fear</answer>"}]], label=["fear"])
+    [1.0]
+    """
+    truths = _ground_truths(len(completions), kwargs)
+    rewards: list[float | None] = []
+    for completion, truth in zip(completions, truths, strict=True):
+        if truth is None:
+            rewards.append(None)
+            continue
+        answer = extract_answer(completion_text(completion))
+        rewards.append(1.0 if answer == extract_answer(truth) else 0.0)
+    return rewards
+
+
+def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    """1.0 when the whole completion is ``<think>…</think>`` then ``<answer>…</answer>``, else 0.0.
+
+    Full match with DOTALL, no stripping: the text must start with ``<think>`` and end with
+    ``</answer>``. R1-Omni format reward.
+
+    >>> format_reward(["<think>a\\nb</think>\\n<answer>sad</answer>", " <think>a</think><answer>sad</answer>",
+    ...                "<think>a</think><answer>sad</answer> extra", ""])
+    [1.0, 0.0, 0.0, 0.0]
+    """
+    return [1.0 if _FORMAT.fullmatch(completion_text(c)) else 0.0 for c in completions]
+
+
+def label_accuracy_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """1.0 when the normalised answer label matches the normalised reference label (lenient accuracy).
+
+    Uses `r1omni.prompts.normalize_label` on both sides ("Fearful" == "fear"); the paper's reward is the
+    strict `accuracy_reward`. Rows without a reference give None.
+
+    >>> label_accuracy_reward(["<answer>Fearful</answer>", "<answer>bored</answer>"], label=["fear", "fear"])
+    [1.0, 0.0]
+    """
+    from r1omni.prompts import normalize_label
+
+    truths = _ground_truths(len(completions), kwargs)
+    rewards: list[float | None] = []
+    for completion, truth in zip(completions, truths, strict=True):
+        gold = normalize_label(extract_answer(truth)) if truth is not None else None
+        if gold is None:
+            rewards.append(None)
+            continue
+        rewards.append(1.0 if normalize_label(extract_answer(completion_text(completion))) == gold else 0.0)
+    return rewards
+
+
+def _row(kwargs: dict[str, Any], i: int, n: int) -> dict[str, Any]:
+    """Row ``i`` of the dataset columns TRL passed as lists."""
+    return {k: v[i] for k, v in kwargs.items() if isinstance(v, (list, tuple)) and len(v) == n}
+
+
+def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """Share of the cue claims in ``<think>`` that are true for the clip, per its synthetic manifest row.
+
+    The manifest columns (``cue_modality``, the drawn/voiced cue attributes, ...) arrive as kwargs; each
+    sentence claim is checked by `r1omni.synthetic.check_claims`. Rows without synthetic ground truth,
+    or reasoning with no checkable claim, give None; a missing ``<think>`` gives 0.0.
+    """
+    from r1omni.synthetic import check_claims
+
+    n = len(completions)
+    rewards: list[float | None] = []
+    for i, completion in enumerate(completions):
+        row = _row(kwargs, i, n)
+        if not row.get("cue_modality"):
+            rewards.append(None)
+            continue
+        match = _THINK.search(completion_text(completion))
+        if match is None:
+            rewards.append(0.0)
+            continue
+        try:
+            checks = check_claims(match.group(1), row)
+        except Exception as err:  # a reward must never stop training on odd model text
+            logger.debug("claims_reward: check_claims failed on row %d: %s", i, err)
+            rewards.append(None)
+            continue
+        verdicts = [c.true for c in checks if c.true is not None]
+        rewards.append(sum(verdicts) / len(verdicts) if verdicts else None)
+    return rewards
+
+
+REWARDS: dict[str, RewardFunc] = {
+    "accuracy_reward": accuracy_reward,
+    "format_reward": format_reward,
+    "label_accuracy_reward": label_accuracy_reward,
+    "claims_reward": claims_reward,
+}
+
+
+def get_rewards(names: Sequence[str]) -> list[RewardFunc]:
+    """Reward functions by name, in order; unknown names raise UsageError listing the valid ones.
+
+    >>> [f.__name__ for f in get_rewards(["accuracy_reward", "format_reward"])]
+    ['accuracy_reward', 'format_reward']
+    """
+    from r1omni.errors import UsageError
+
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in names if n not in REWARDS]
+    if unknown:
+        raise UsageError(f"unknown reward {', '.join(map(repr, unknown))}; valid rewards: {', '.join(REWARDS)}")
+    if not names:
+        raise UsageError(f"no reward functions given; valid rewards: {', '.join(REWARDS)}")
+    return [REWARDS[n] for n in names]
