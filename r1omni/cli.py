@@ -1,0 +1,241 @@
+"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint.
+
+Every command exits 0 on success and 2 with one `error: ...` line on stderr for bad input or usage (a
+traceback only with --debug). With several clips, a bad clip yields `{"clip", "error"}` in the JSON stream
+and the others go on; the command then exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from r1omni.errors import R1OmniError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _common(p: argparse.ArgumentParser, clips: bool = True) -> None:
+    p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: assets/demo-checkpoint)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout")
+    p.add_argument("--allow-pickle", action="store_true", help="allow .bin/pickle weights (unsafe)")
+    p.add_argument("--allow-network", action="store_true", help="allow resolving hub ids over the network")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    if clips:
+        p.add_argument("--label-set", default="dfew", help="dfew | mafw | ravdess")
+        p.add_argument("--question", default=None, help="instruction (default: the R1-Omni inference prompt)")
+        p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+        p.add_argument("--max-new-tokens", type=int, default=256)
+        p.add_argument("--batch-size", type=int, default=8)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="r1omni", description="Inspect R1-Omni-style emotion models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("predict", help="answer: label, reasoning, class distribution")
+    p.add_argument("clips", nargs="+")
+    _common(p)
+    p = sub.add_parser("explain", help="which video and audio cues drove the answer")
+    p.add_argument("clips", nargs="+")
+    p.add_argument("--mode", choices=["full", "fast"], default="full")
+    _common(p)
+    p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
+    p.add_argument("manifest")
+    p.add_argument("--predictions", default=None, help="also write per-clip predictions as JSONL here")
+    _common(p)
+    p = sub.add_parser("synth", help="write cue-controlled synthetic clips + manifest.csv")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--debug", action="store_true")
+    p = sub.add_parser("layout", help="every state-dict entry name<TAB>shape (meta device)")
+    p.add_argument("--preset", default="r1-omni-0.5b")
+    p.add_argument("--debug", action="store_true")
+    p = sub.add_parser("init-checkpoint", help="write a random-weight checkpoint in the real layout")
+    p.add_argument("--preset", default="r1-omni-0.5b")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
+    p.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _emit(obj: dict, as_json: bool, human: str) -> None:
+    print(json.dumps(obj, ensure_ascii=False) if as_json else human, flush=True)
+
+
+def _report_errors(results) -> int:
+    code = 0
+    for r in results:
+        if "error" in r:
+            print(f"error: {r['clip']}: {r['error']}", file=sys.stderr, flush=True)
+            code = 2
+    return code
+
+
+def _load(args):
+    from r1omni.inference import Pipeline
+
+    return Pipeline.load(args.checkpoint, device=args.device, allow_pickle=args.allow_pickle,
+                         allow_network=args.allow_network)
+
+
+def cmd_predict(args) -> int:
+    pipe = _load(args)
+    results = pipe.predict(args.clips, label_set_name=args.label_set, question=args.question,
+                           do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    dicts = [r.to_dict() for r in results]
+    for d in dicts:
+        if "error" in d:
+            if args.json:
+                _emit(d, True, "")
+            continue
+        top = max(d["probs"], key=d["probs"].get) if d["probs"] else None
+        human = f"{d['clip']}: {d['label']} (p={d['probs'].get(top, 0):.2f})  {d['reasoning'] or d['answer']}"
+        human += "".join(f"\n  notice: {n}" for n in d["notices"])
+        _emit(d, args.json, human)
+    return _report_errors(dicts)
+
+
+def cmd_explain(args) -> int:
+    from r1omni.explain import explain
+
+    pipe = _load(args)
+    results = explain(pipe, args.clips, mode=args.mode, label_set=args.label_set, question=args.question,
+                      do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    dicts = [r.to_dict() for r in results]
+    for d in dicts:
+        if "error" in d:
+            if args.json:
+                _emit(d, True, "")
+            continue
+        pred, mod = d["prediction"], d["modality"]["share"]
+        human = (f"{pred['clip']}: {pred['label']}  video share {mod['video']:.2f}, audio share {mod['audio']:.2f}"
+                 + "".join(f"\n  claim [{','.join(c['cites']) or '-'}] {c['flag'] or 'ok'}: {c['text']}"
+                           for c in d["claims"]))
+        _emit(d, args.json, human)
+    return _report_errors(dicts)
+
+
+def cmd_eval(args) -> int:
+    from tqdm import tqdm
+
+    from r1omni.manifest import read_manifest
+    from r1omni.metrics import confusion_matrix, scores_by_dataset
+    from r1omni.prompts import label_set
+
+    labels = label_set(args.label_set)
+    rows = read_manifest(args.manifest)
+    if not rows:
+        raise UsageError(f"manifest '{args.manifest}' lists no clips")
+    pipe = _load(args)
+    preds, errors = [], []
+    with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
+        for start in range(0, len(rows), args.batch_size):
+            chunk = rows[start : start + args.batch_size]
+            for row, res in zip(chunk, pipe.predict([r.path for r in chunk], label_set_name=args.label_set,
+                                                   question=args.question, do_sample=args.sample,
+                                                   max_new_tokens=args.max_new_tokens,
+                                                   batch_size=args.batch_size), strict=True):
+                d = res.to_dict()
+                (errors if "error" in d else preds).append((row, d))
+            bar.update(len(chunk))
+    scored = [(r, d) for r, d in preds if r.label is not None]
+    y_true = [r.label for r, _ in scored]
+    y_pred = [d["label"] for _, d in scored]
+    rows_, cols, matrix = confusion_matrix(y_true, y_pred, labels)
+    report = {
+        "checkpoint": pipe.display_name,
+        "manifest": str(args.manifest),
+        "label_set": args.label_set,
+        "datasets": scores_by_dataset(y_true, y_pred, [r.dataset for r, _ in scored]),
+        "confusion": {"rows": rows_, "cols": cols, "matrix": matrix},
+        "well_formed_rate": sum(d["well_formed"] for _, d in preds) / max(1, len(preds)),
+        "errors": [{"clip": str(r.path), "error": d["error"]} for r, d in errors],
+    }
+    if args.predictions:
+        with open(args.predictions, "w", encoding="utf-8") as fh:
+            for r, d in preds:
+                fh.write(json.dumps({**d, "true_label": r.label, "dataset": r.dataset}) + "\n")
+    human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}"
+                      for name, s in report["datasets"].items())
+    _emit(report, args.json, human)
+    for r, d in errors:
+        print(f"error: {r.path}: {d['error']}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def cmd_synth(args) -> int:
+    from r1omni.synthetic import generate_clips
+
+    if args.n < 1:
+        raise UsageError("--n must be at least 1")
+    manifest = generate_clips(Path(args.out), n=args.n, seed=args.seed)
+    print(manifest)
+    return 0
+
+
+def cmd_layout(args) -> int:
+    from r1omni.checkpoint import layout
+
+    for name, shape in layout(args.preset):
+        print(f"{name}\t{list(shape)}")
+    return 0
+
+
+def cmd_init_checkpoint(args) -> int:
+    import torch
+
+    from r1omni.checkpoint import init_checkpoint
+
+    out = init_checkpoint(args.preset, Path(args.out), dtype=getattr(torch, args.dtype))
+    print(out)
+    return 0
+
+
+COMMANDS = {
+    "predict": cmd_predict,
+    "explain": cmd_explain,
+    "eval": cmd_eval,
+    "synth": cmd_synth,
+    "layout": cmd_layout,
+    "init-checkpoint": cmd_init_checkpoint,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    _quiet_libraries()
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except R1OmniError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

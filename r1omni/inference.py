@@ -1,0 +1,511 @@
+"""The pipeline: load a checkpoint once, then predict, teacher-force and score many clips, batched.
+
+`Pipeline` owns the model, its tokenizers and the media geometry the checkpoint expects. It turns decoded
+clips into `MediaInputs`, builds prompts, runs batched generation with left padding, scores completions by
+teacher forcing (the forward function the explainers use) and computes the class distribution at the
+answer. It knows nothing about attribution methods, the UI or training.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from r1omni import media as media_lib
+from r1omni.errors import CheckpointError, R1OmniError
+from r1omni.prompts import (
+    AUDIO_TOKEN_INDEX,
+    DEFAULT_QUESTION,
+    VIDEO_TOKEN_INDEX,
+    build_input_ids,
+    build_prompt,
+    label_set,
+    parse_response,
+)
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CHECKPOINT = REPO_ROOT / "assets" / "demo-checkpoint"
+DEMO_DISPLAY_NAME = "demo model (synthetic training data)"
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class MediaInputs:
+    """Model-ready tensors of one clip plus what the explainers need to perturb them."""
+
+    pixel_values_videos: torch.Tensor  # (T, 3, S, S) float32 in [-1, 1]
+    input_features: torch.Tensor  # (128, L) Whisper log-mel
+    has_video: bool
+    has_audio: bool
+    audio: np.ndarray | None  # 16 kHz mono inside the model's audio window
+    audio_duration_s: float  # real audio length inside the window (0 when absent)
+    frame_times_s: tuple[float, ...]
+    clip: str = ""
+    notices: tuple[str, ...] = ()
+    video_masked: bool = False
+    audio_masked: bool = False
+
+    @property
+    def uses_video(self) -> bool:
+        return self.has_video and not self.video_masked
+
+    @property
+    def uses_audio(self) -> bool:
+        return self.has_audio and not self.audio_masked
+
+
+@dataclass
+class Prediction:
+    """One clip's answer: DESIGN 3.2 `r1omni predict` JSON via `to_dict()`."""
+
+    clip: str
+    checkpoint: str
+    text: str
+    label: str | None
+    answer: str | None
+    reasoning: str | None
+    well_formed: bool
+    probs: dict[str, float]
+    modalities: dict[str, bool]
+    notices: list[str]
+    timings_ms: dict[str, float]
+    completion_ids: list[int] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "clip": self.clip,
+            "checkpoint": self.checkpoint,
+            "label": self.label,
+            "answer": self.answer,
+            "reasoning": self.reasoning,
+            "text": self.text,
+            "well_formed": self.well_formed,
+            "probs": self.probs,
+            "modalities": self.modalities,
+            "notices": self.notices,
+            "timings_ms": self.timings_ms,
+        }
+
+
+@dataclass
+class ClipError:
+    """A clip that could not be processed; the others in the batch go on."""
+
+    clip: str
+    error: str
+
+    def to_dict(self) -> dict:
+        return {"clip": self.clip, "error": self.error}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> cuda when available, else cpu."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise R1OmniError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    return torch.device(device)
+
+
+def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
+    for i in range(0, len(items), max(1, size)):
+        yield items[i : i + size]
+
+
+class Pipeline:
+    """A loaded checkpoint ready to answer, score and be explained."""
+
+    def __init__(self, model, tokenizer, bert_tokenizer, checkpoint: str, device: torch.device, display_name=None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.bert_tokenizer = bert_tokenizer
+        self.checkpoint = checkpoint
+        self.display_name = display_name or checkpoint
+        self.device = device
+        self.config = model.config
+        self.dtype = next(model.parameters()).dtype
+        self.num_frames = int(self.config.num_frames)
+        self.image_size = int(self.config.image_size)
+        self.audio_num_samples = int(self.config.audio_num_samples)
+        self.n_video_tokens = int(self.config.num_video_tokens)
+        self.n_audio_tokens = int(self.config.num_audio_tokens)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.eos_ids = sorted(
+            {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if i is not None}
+            - {tokenizer.unk_token_id}
+        )
+        self._prompt_cache: dict[str, list[int]] = {}
+        self._gate_cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(
+        cls,
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+        dtype: torch.dtype | None = None,
+        allow_pickle: bool = False,
+        allow_network: bool = False,
+    ) -> Pipeline:
+        """Load a checkpoint folder (default: the demo checkpoint) once."""
+        from transformers import AutoTokenizer
+
+        from r1omni.checkpoint import load_model, resolve_checkpoint
+        from r1omni.modeling import default_dtype
+
+        is_demo = checkpoint is None
+        path = resolve_checkpoint(str(checkpoint or DEMO_CHECKPOINT), allow_network=allow_network)
+        dev = resolve_device(device)
+        model = load_model(path, device=dev, dtype=dtype or default_dtype(dev), allow_pickle=allow_pickle)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"no usable tokenizer in '{path}': {err}") from None
+        tokenizer.padding_side = "left"
+        bert_tokenizer = _load_bert_tokenizer(path, model.config, allow_network)
+        is_demo = is_demo or path.resolve() == DEMO_CHECKPOINT.resolve()
+        name = str(checkpoint) if checkpoint else "assets/demo-checkpoint"
+        return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name)
+
+    # ------------------------------------------------------------------ media
+    def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
+        """Decode (if needed) and turn a clip into model tensors; absent streams become mask baselines."""
+        if not isinstance(clip, media_lib.Clip):
+            clip = media_lib.decode_clip(clip, num_frames=self.num_frames)
+        n = self.audio_num_samples
+        notices = list(clip.notices)
+        if clip.has_video:
+            pixels = media_lib.frames_to_pixels(clip.frames, self.image_size, mode=pixel_mode)
+        else:
+            pixels = media_lib.grey_pixels(self.num_frames, self.image_size)
+        if clip.has_audio:
+            audio = np.asarray(clip.audio[:n], dtype=np.float32)
+            features = media_lib.log_mel(audio, num_samples=n)
+            if len(clip.audio) > n:
+                notices.append(
+                    f"audio is {len(clip.audio) / SAMPLE_RATE:.1f} s long; the model hears only the first "
+                    f"{n / SAMPLE_RATE:.1f} s"
+                )
+        else:
+            audio, features = None, media_lib.silence_features(n)
+        return MediaInputs(
+            pixel_values_videos=pixels,
+            input_features=features,
+            has_video=clip.has_video,
+            has_audio=clip.has_audio,
+            audio=audio,
+            audio_duration_s=0.0 if audio is None else len(audio) / SAMPLE_RATE,
+            frame_times_s=tuple(clip.frame_times_s or ()),
+            clip=str(clip.path),
+            notices=tuple(notices),
+        )
+
+    def mask(self, media: MediaInputs, video: bool = False, audio: bool = False) -> MediaInputs:
+        """Replace a modality's input by its neutral baseline (grey frames / silence), DESIGN 4."""
+        out = media
+        if video:
+            out = replace(out, pixel_values_videos=self._grey(), video_masked=True)
+        if audio:
+            out = replace(out, input_features=self._silence(), audio_masked=True)
+        return out
+
+    def occlude_frames(self, media: MediaInputs, indices: Iterable[int]) -> MediaInputs:
+        """Those sampled frames -> grey (the video mask baseline)."""
+        pixels = media.pixel_values_videos.clone()
+        grey = self._grey()
+        for i in indices:
+            pixels[i] = grey[i]
+        return replace(media, pixel_values_videos=pixels)
+
+    def silence_audio(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
+        """Zero the waveform in [start_s, end_s) and recompute the log-mel features."""
+        if media.audio is None:
+            return media
+        wave = media.audio.copy()
+        wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
+        return replace(media, input_features=media_lib.log_mel(wave, num_samples=self.audio_num_samples))
+
+    def _grey(self) -> torch.Tensor:
+        if not hasattr(self, "_grey_cache"):
+            self._grey_cache = media_lib.grey_pixels(self.num_frames, self.image_size)
+        return self._grey_cache
+
+    def _silence(self) -> torch.Tensor:
+        if not hasattr(self, "_silence_cache"):
+            self._silence_cache = media_lib.silence_features(self.audio_num_samples)
+        return self._silence_cache
+
+    # ------------------------------------------------------------------ batching
+    def prompt_ids(self, question: str | None = None) -> list[int]:
+        question = question or DEFAULT_QUESTION
+        if question not in self._prompt_cache:
+            self._prompt_cache[question] = build_input_ids(
+                self.tokenizer, build_prompt(question), self.n_video_tokens, self.n_audio_tokens
+            )
+        return self._prompt_cache[question]
+
+    def gate_inputs(self, question: str | None = None) -> dict[str, torch.Tensor]:
+        """BERT tokenisation of the instruction for the gate (the raw question, as the reference)."""
+        question = question or DEFAULT_QUESTION
+        if question not in self._gate_cache:
+            enc = self.bert_tokenizer(question, truncation=True, max_length=512, return_tensors="pt")
+            self._gate_cache[question] = {
+                "gate_input_ids": enc["input_ids"],
+                "gate_attention_mask": enc["attention_mask"],
+            }
+        return self._gate_cache[question]
+
+    def collate(self, media: Sequence[MediaInputs], seqs: Sequence[list[int]], question=None) -> dict:
+        """Left-padded batch of sequences with their media and gate inputs, on the model's device."""
+        length = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), length), self.pad_id, dtype=torch.long)
+        att = torch.zeros((len(seqs), length), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
+            att[i, length - len(s) :] = 1
+        gate = self.gate_inputs(question)
+        batch = {
+            "input_ids": ids,
+            "attention_mask": att,
+            "position_ids": (att.cumsum(-1) - 1).clamp(min=0),
+            "pixel_values_videos": torch.stack([m.pixel_values_videos for m in media]).to(self.dtype),
+            "input_features": torch.stack([m.input_features for m in media]).to(self.dtype),
+            "gate_input_ids": gate["gate_input_ids"].expand(len(seqs), -1),
+            "gate_attention_mask": gate["gate_attention_mask"].expand(len(seqs), -1),
+        }
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ generation
+    @torch.inference_mode()
+    def generate(
+        self,
+        media: Sequence[MediaInputs],
+        question: str | None = None,
+        do_sample: bool = False,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        timings: dict | None = None,
+    ) -> list[list[int]]:
+        """Completion token ids (without the prompt and without the end token) for each clip."""
+        prompt = self.prompt_ids(question)
+        batch = self.collate(media, [prompt] * len(media), question)
+        batch.pop("position_ids")  # generate derives positions from the attention mask
+        clock = _FirstStepClock()
+        t0 = time.perf_counter()
+        kwargs = dict(do_sample=do_sample, temperature=temperature, top_p=top_p) if do_sample else {}
+        out = self.model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+            logits_processor=[clock],
+            **{k: v for k, v in kwargs.items() if k != "do_sample"},
+        )
+        t1 = time.perf_counter()
+        new = out[:, batch["input_ids"].shape[1] :].tolist()
+        completions = [self._strip_end(seq) for seq in new]
+        if timings is not None:
+            first = clock.first or t1
+            steps = max(1, max(len(c) for c in new) - 1)
+            timings["prefill"] = timings.get("prefill", 0.0) + (first - t0) * 1000
+            timings["generate"] = timings.get("generate", 0.0) + (t1 - first) * 1000
+            timings["ms_per_token"] = (t1 - first) * 1000 / steps
+        return completions
+
+    def _strip_end(self, seq: list[int]) -> list[int]:
+        for j, tok in enumerate(seq):
+            if tok in self.eos_ids or tok == self.pad_id:
+                return seq[:j]
+        return seq
+
+    # ------------------------------------------------------------------ teacher forcing
+    def completion_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    @torch.inference_mode()
+    def token_logprobs(
+        self,
+        media: Sequence[MediaInputs],
+        completions: Sequence[list[int]],
+        question: str | None = None,
+        batch_size: int = 16,
+    ) -> list[torch.Tensor]:
+        """Log-prob of every completion token given the prompt and the clip (teacher forcing), batched.
+
+        One forward per batch; logits are computed only over the completion positions.
+        """
+        prompt = self.prompt_ids(question)
+        out: list[torch.Tensor] = []
+        for idx in _batched(list(range(len(media))), batch_size):
+            seqs = [prompt + list(completions[i]) for i in idx]
+            batch = self.collate([media[i] for i in idx], seqs, question)
+            longest = max(len(completions[i]) for i in idx)
+            logits = self.model(**batch, logits_to_keep=longest + 1, use_cache=False).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1)  # (B, longest, V): predicts the last `longest` ids
+            for row, i in enumerate(idx):
+                n = len(completions[i])
+                if n == 0:
+                    out.append(torch.zeros(0))
+                    continue
+                target = torch.tensor(completions[i], device=logp.device)
+                out.append(logp[row, longest - n :].gather(-1, target[:, None])[:, 0].cpu())
+        return out
+
+    @torch.inference_mode()
+    def label_distribution(
+        self,
+        media: Sequence[MediaInputs],
+        texts: Sequence[str],
+        labels: Sequence[str],
+        question: str | None = None,
+    ) -> list[dict[str, float]]:
+        """p(label) for each clip: teacher-force `<answer>label</answer>` after the reasoning for every label.
+
+        The shared prefix (prompt + reasoning + `<answer>`) is run once; its KV cache is repeated over labels.
+        """
+        prompt = self.prompt_ids(question)
+        cands = [self.completion_ids(f"{lab}</answer>") for lab in labels]
+        k = len(cands)
+        seqs = [prompt + self.completion_ids(_answer_prefix(t)) for t in texts]
+        batch = self.collate(media, seqs, question)
+        out = self.model(**batch, use_cache=True, logits_to_keep=1)
+        first_logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V)
+        cache = out.cache if hasattr(out, "cache") else out.past_key_values
+        cache.batch_repeat_interleave(k)
+        width = max(len(c) for c in cands)
+        cont = torch.full((k, width), self.pad_id, dtype=torch.long)
+        cmask = torch.zeros((k, width), dtype=torch.long)
+        for j, c in enumerate(cands):
+            cont[j, : len(c)] = torch.tensor(c)
+            cmask[j, : len(c)] = 1
+        b = len(media)
+        cont, cmask = cont.repeat(b, 1).to(self.device), cmask.repeat(b, 1).to(self.device)
+        prev = batch["attention_mask"].repeat_interleave(k, dim=0)
+        start = prev.sum(-1, keepdim=True)
+        pos = start + torch.arange(width, device=self.device)[None]
+        logits = self.model(
+            input_ids=cont,
+            attention_mask=torch.cat([prev, cmask], dim=1),
+            position_ids=pos,
+            cache=cache,
+            use_cache=True,
+        ).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)  # (B*K, W, V)
+        scores = torch.empty(b, k)
+        for i in range(b):
+            for j, c in enumerate(cands):
+                r = i * k + j
+                s = first_logp[i, c[0]]
+                if len(c) > 1:
+                    s = s + logp[r, : len(c) - 1].gather(-1, cont[r, 1 : len(c), None])[:, 0].sum()
+                scores[i, j] = s
+        probs = torch.softmax(scores, dim=-1)
+        return [{lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)} for row in probs]
+
+    # ------------------------------------------------------------------ predict
+    def predict(
+        self,
+        clips: Sequence[str | Path | media_lib.Clip | MediaInputs],
+        label_set_name: str = "dfew",
+        question: str | None = None,
+        do_sample: bool = False,
+        max_new_tokens: int = 256,
+        batch_size: int = 8,
+        temperature: float = 1.0,
+    ) -> list[Prediction | ClipError]:
+        """Answer every clip; a clip that cannot be read yields a ClipError and the others go on."""
+        labels = label_set(label_set_name)
+        results: list[Prediction | ClipError | None] = [None] * len(clips)
+        ready: list[tuple[int, MediaInputs, dict]] = []
+        for i, clip in enumerate(clips):
+            t0 = time.perf_counter()
+            try:
+                m = clip if isinstance(clip, MediaInputs) else self.encode(clip)
+            except R1OmniError as err:
+                results[i] = ClipError(str(getattr(clip, "path", clip)), str(err))
+                continue
+            ready.append((i, m, {"decode_and_features": (time.perf_counter() - t0) * 1000}))
+        for chunk in _batched(ready, batch_size):
+            media = [m for _, m, _ in chunk]
+            timings: dict[str, float] = {}
+            ids = self.generate(media, question, do_sample, max_new_tokens, temperature=temperature, timings=timings)
+            texts = [self.tokenizer.decode(c, skip_special_tokens=True).strip() for c in ids]
+            t0 = time.perf_counter()
+            dists = self.label_distribution(media, texts, labels, question)
+            timings["probs"] = (time.perf_counter() - t0) * 1000
+            share = {k: v / len(chunk) for k, v in timings.items() if k != "ms_per_token"}
+            for (i, m, own), c, text, dist in zip(chunk, ids, texts, dists, strict=True):
+                results[i] = self._prediction(m, c, text, dist, labels, {**own, **share}, timings)
+        return results  # type: ignore[return-value]
+
+    def _prediction(self, m, ids, text, dist, labels, timings, batch_timings) -> Prediction:
+        parsed = parse_response(text, tuple(labels))
+        notices = list(m.notices) + parsed.notices
+        t = {k: round(v, 2) for k, v in timings.items()}
+        if "ms_per_token" in batch_timings:
+            t["ms_per_token"] = round(batch_timings["ms_per_token"], 2)
+        return Prediction(
+            clip=m.clip,
+            checkpoint=self.display_name,
+            text=text,
+            label=parsed.label,
+            answer=parsed.answer,
+            reasoning=parsed.think,
+            well_formed=parsed.well_formed,
+            probs=dist,
+            modalities={"video": m.has_video, "audio": m.has_audio},
+            notices=notices,
+            timings_ms=t,
+            completion_ids=list(ids),
+        )
+
+
+class _FirstStepClock:
+    """A logits processor that only records when the first decoding step (end of prefill) happens."""
+
+    def __init__(self):
+        self.first: float | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.first is None:
+            self.first = time.perf_counter()
+        return scores
+
+
+def _answer_prefix(text: str) -> str:
+    """The completion up to and including `<answer>`, closing the reasoning when the model did not."""
+    if "<answer>" in text:
+        return text[: text.index("<answer>") + len("<answer>")]
+    if "</think>" in text:
+        return text[: text.index("</think>") + len("</think>")] + "\n<answer>"
+    return text.rstrip() + "\n<answer>"
+
+
+def _load_bert_tokenizer(path: Path, config, allow_network: bool):
+    """The gate's BERT tokenizer: checkpoint folder, then the configured path, then the hub (network only)."""
+    from transformers import AutoTokenizer
+
+    candidates = [path / "bert_tokenizer", path / "bert-base-uncased"]
+    configured = getattr(config, "bert_tokenizer_path", None)
+    if configured:
+        p = Path(configured)
+        candidates.append(p if p.is_absolute() else path / p)
+    for cand in candidates:
+        if (cand / "vocab.txt").is_file() or (cand / "tokenizer.json").is_file():
+            return AutoTokenizer.from_pretrained(str(cand))
+    if allow_network:
+        return AutoTokenizer.from_pretrained("bert-base-uncased")
+    raise CheckpointError(
+        f"no BERT tokenizer for the gate in '{path}' (looked in bert_tokenizer/ and bert-base-uncased/); "
+        "copy bert-base-uncased's tokenizer files there or allow network access"
+    )
