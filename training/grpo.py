@@ -1,0 +1,87 @@
+"""GRPO (R1-Omni stage 2, RLVR) with `OmniGRPOTrainer`.
+
+    python -m training.grpo --config training/recipes/paper.yaml [--resume_from_checkpoint DIR]
+
+The recipe holds `ScriptArguments` (see training.sft) and `trl.GRPOConfig` fields. `paper.yaml` carries
+the paper's hyperparameters (G=8, beta 0.04, lr 1e-6, T=1.0, 512 new tokens, 2 epochs, loss "grpo",
+group-scaled rewards, one iteration). Rewards are chosen by name (`reward_funcs`, see
+training.rewards.REWARDS); TRL logs each as `rewards/<name>/mean`, plus `completions/mean_length` and,
+with beta > 0, `kl`. Those go to the console and `<output_dir>/metrics.csv`. With beta > 0 TRL builds
+the reference model from the policy's folder, so the policy must be loaded from a checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from training.sft import (
+    MetricsCSVCallback,
+    ScriptArguments,
+    check_cpu_args,
+    freeze_parameters,
+    load_components,
+    parse_recipe,
+    save_output,
+    setup_logging,
+)
+
+logger = logging.getLogger(__name__)
+
+PAPER_GRPO = dict(
+    num_generations=8, beta=0.04, learning_rate=1e-6, temperature=1.0, max_completion_length=512,
+    num_train_epochs=2, loss_type="grpo", scale_rewards="group", num_iterations=1,
+)
+
+
+def check_grpo_args(train_args) -> None:
+    """Fail at start-up, not at step 3,000 (TRL's GRPOConfig checks the batch divisibility itself)."""
+    if train_args.gradient_checkpointing:
+        logger.warning("gradient checkpointing turned off: the HumanOmni model does not use it")
+        train_args.gradient_checkpointing = False
+
+
+def main(script: ScriptArguments, train_args, media_encoder=None, records=None) -> Path:
+    """Run GRPO and write a Pipeline-loadable checkpoint to `train_args.output_dir`; returns that folder.
+
+    `records` / `media_encoder` let callers (the demo build, tests) supply in-memory rows and media.
+    """
+    from datasets import Dataset
+
+    from training.data import MediaEncoder, grpo_records, load_rows
+    from training.rewards import get_rewards
+    from training.trainer import OmniGRPOTrainer
+
+    logger.info("script arguments: %s", script)
+    logger.info("training arguments: %s", train_args.to_json_string())
+    reward_funcs = get_rewards(script.reward_funcs)
+    check_grpo_args(train_args)
+    if records is None:
+        rows = load_rows(script.train_manifest, script.question)[: script.max_train_samples]
+        records = grpo_records(rows)
+    model, tokenizer, gate_tokenizer = load_components(script)
+    trainable, total = freeze_parameters(model, script.freeze)
+    logger.info("trainable parameters: %d of %d", trainable, total)
+    if media_encoder is None:
+        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode)
+    csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
+    trainer = OmniGRPOTrainer(
+        model=model, reward_funcs=reward_funcs, args=train_args, train_dataset=Dataset.from_list(records),
+        processing_class=tokenizer, callbacks=[csv_cb], media_encoder=media_encoder,
+        system_prompt=script.system_prompt,
+    )
+    trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
+    return save_output(trainer.model, tokenizer, gate_tokenizer, train_args.output_dir)
+
+
+def cli(argv: list[str] | None = None) -> None:
+    from trl import GRPOConfig
+
+    setup_logging()
+    script, train_args = parse_recipe("grpo", GRPOConfig, argv)
+    check_cpu_args(train_args)
+    main(script, train_args)
+
+
+if __name__ == "__main__":
+    cli()

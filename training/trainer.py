@@ -1,0 +1,163 @@
+"""`OmniGRPOTrainer`: TRL 1.16's GRPOTrainer with video + audio + gate inputs.
+
+TRL's GRPO only knows images. This subclass adds the HumanOmni media through five narrow overrides,
+each of which calls the TRL method it overrides (no copied training loop):
+
+1. `_tokenize_prompts`: prompt text -> ids with the expanded -201/-202 placeholders
+   (`r1omni.prompts.build_input_ids`); a tokenizer alone cannot emit those ids.
+2. `_generate_and_score_completions`: encodes the media of the B*G rows once (`media_encoder`), keeps
+   them on `self._media` for generation and the old/ref log-prob forwards, and adds them to the output
+   batch, so TRL shuffles and splits them with the rest (they are batch-first tensors).
+3. `_generate_single_turn`: passes the media to `generate` beside TRL's multimodal fields.
+4. `_compute_loss`: takes the micro-batch's media from `inputs` before the policy forward.
+5. `_get_per_token_logps_and_entropies`: runs TRL's method chunk by chunk with the chunk's media
+   injected into the `model(..., fused_lm_head=True)` call by a forward pre-hook.
+
+Placeholder ids are negative and cannot be sampled; the other special tokens that only belong in the
+prompt (chat markers, media brackets, pad) are suppressed during sampling. `check_trl_overrides()`
+verifies that the TRL methods still exist with the signatures relied on here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from trl import GRPOTrainer
+
+from r1omni.prompts import build_input_ids, build_prompt
+
+logger = logging.getLogger(__name__)
+
+MEDIA_KEYS = ("pixel_values_videos", "input_features", "gate_input_ids", "gate_attention_mask")
+MediaEncoder = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
+
+# TRL methods overridden below and the leading parameters each override relies on.
+TRL_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "_tokenize_prompts": ("self", "prompts"),
+    "_generate_and_score_completions": ("self", "inputs"),
+    "_generate_single_turn": ("self", "prompt_ids", "images", "multimodal_fields", "num_generations"),
+    "_compute_loss": ("self", "model", "inputs"),
+    "_get_per_token_logps_and_entropies": (
+        "self", "model", "input_ids", "attention_mask", "logits_to_keep", "batch_size", "compute_entropy",
+        "compute_aux_loss",
+    ),
+}
+
+
+def check_trl_overrides() -> None:
+    """Raise RuntimeError if TRL's GRPOTrainer lacks a method (or parameter) the subclass overrides."""
+    for name, expected in TRL_OVERRIDES.items():
+        method = getattr(GRPOTrainer, name, None)
+        if method is None:
+            raise RuntimeError(f"trl.GRPOTrainer has no '{name}'; OmniGRPOTrainer needs trl==1.16.0")
+        params = tuple(inspect.signature(method).parameters)
+        if params[: len(expected)] != expected:
+            raise RuntimeError(f"trl.GRPOTrainer.{name}{params} changed; expected leading {expected} (trl==1.16.0)")
+
+
+def sampling_suppress_ids(tokenizer) -> list[int]:
+    """Special-token ids that must never be sampled: every special id except EOS and the answer-format tags."""
+    keep = set(tokenizer("<think></think><answer></answer>", add_special_tokens=False)["input_ids"])
+    keep.add(tokenizer.eos_token_id)
+    return sorted(i for i in set(tokenizer.all_special_ids) if i not in keep and i is not None and i >= 0)
+
+
+@contextlib.contextmanager
+def inject_forward_kwargs(model: torch.nn.Module, extra: dict[str, torch.Tensor]) -> Iterator[None]:
+    """Add `extra` to the keyword arguments of every `model(...)` call inside the block."""
+
+    def hook(_module, args, kwargs):
+        return args, {**kwargs, **extra}
+
+    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+class OmniGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer for HumanOmni models: rows carry a `prompt` (the question text) and whatever the
+    `media_encoder` needs (for example `path`); rewards see every other column."""
+
+    def __init__(self, *args: Any, media_encoder: MediaEncoder, system_prompt: str | None = None, **kwargs: Any):
+        check_trl_overrides()
+        grpo_args = kwargs.get("args")
+        tokenizer = kwargs.get("processing_class")
+        if grpo_args is not None and tokenizer is not None:
+            suppress = sampling_suppress_ids(tokenizer)
+            extra = dict(grpo_args.generation_kwargs or {})
+            extra["suppress_tokens"] = sorted(set(extra.get("suppress_tokens", [])) | set(suppress))
+            grpo_args.generation_kwargs = extra
+        self.media_encoder = media_encoder
+        self.system_prompt = system_prompt
+        self._media: dict[str, torch.Tensor] = {}
+        super().__init__(*args, **kwargs)
+
+    # 1. prompts -> ids with expanded placeholders
+    def _tokenize_prompts(self, prompts: list):
+        if prompts and not isinstance(prompts[0], str):
+            return super()._tokenize_prompts(prompts)
+        config = self.accelerator.unwrap_model(self.model).config
+        n_video, n_audio = config.num_video_tokens, config.num_audio_tokens
+        layout = {"system": self.system_prompt} if self.system_prompt is not None else {}
+        ids = [build_input_ids(self._tokenizer, build_prompt(q, **layout), n_video, n_audio) for q in prompts]
+        return ids, None, {}
+
+    # 2. media for the whole generation batch
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        device = self.accelerator.device
+        self._media = {k: v.to(device) for k, v in self.media_encoder(inputs).items()}
+        try:
+            output = super()._generate_and_score_completions(inputs)
+            output.update(self._media)
+        finally:
+            self._media = {}
+        return output
+
+    # 3. media into generate()
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
+        fields = {**(multimodal_fields or {}), **self._media}
+        return super()._generate_single_turn(prompt_ids, images, fields, num_generations, *args, **kwargs)
+
+    # 4. media of the micro-batch into the loss forward
+    def _compute_loss(self, model, inputs):
+        self._media = {k: inputs[k] for k in MEDIA_KEYS if k in inputs}
+        try:
+            return super()._compute_loss(model, inputs)
+        finally:
+            self._media = {}
+
+    # 5. chunk-wise forward with the chunk's media
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, compute_entropy=False,
+        compute_aux_loss=False, **kwargs,
+    ):
+        parent = super()._get_per_token_logps_and_entropies
+        if not self._media:
+            return parent(model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy,
+                          compute_aux_loss, **kwargs)
+        n = input_ids.size(0)
+        if any(v.size(0) != n for v in self._media.values()):
+            raise RuntimeError(f"media batch {[tuple(v.shape) for v in self._media.values()]} != {n} sequences")
+        batch_size = batch_size or n
+        logps, entropies, aux = [], [], []
+        for start in range(0, n, batch_size):
+            end = min(start + batch_size, n)
+            chunk_media = {k: v[start:end] for k, v in self._media.items()}
+            with inject_forward_kwargs(model, chunk_media):
+                lp, ent, ax = parent(model, input_ids[start:end], attention_mask[start:end], logits_to_keep,
+                                     end - start, compute_entropy, compute_aux_loss, **kwargs)
+            logps.append(lp)
+            entropies.append(ent)
+            aux.append(ax)
+        return (
+            torch.cat(logps, dim=0),
+            torch.cat(entropies, dim=0) if compute_entropy else None,
+            torch.stack(aux).mean() if compute_aux_loss else None,
+        )
