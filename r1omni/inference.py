@@ -294,6 +294,7 @@ class Pipeline:
         temperature: float = 1.0,
         top_p: float = 1.0,
         timings: dict | None = None,
+        min_new_tokens: int | None = None,
     ) -> list[list[int]]:
         """Completion token ids (without the prompt and without the end token) for each clip."""
         prompt = self.prompt_ids(question)
@@ -305,6 +306,7 @@ class Pipeline:
         out = self.model.generate(
             **batch,
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
             do_sample=do_sample,
             eos_token_id=self.eos_ids,
             pad_token_id=self.pad_id,

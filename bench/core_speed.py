@@ -1,0 +1,145 @@
+"""Per-stage latency of the inference pipeline (decode, features, towers, prefill, generate), batch 1 vs 8.
+
+Each configuration runs in its own subprocess so its peak RSS is its own. Writes one JSON report with the
+ratios computed in the same run. Not a test: numbers depend on the machine.
+
+    python bench/core_speed.py --tiny                      # tiny preset over the real clips
+    python bench/core_speed.py --full /tmp/r1omni-full     # full-size random checkpoint (init-checkpoint)
+        (writes it first if missing; bf16 and fp32, 2 threads, exactly 64 new tokens)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = ROOT.parent / "shared" / "data" / "real-clips"
+# The original R1-Omni code measured on this machine kind with random full-size weights (per clip).
+REFERENCE = {
+    "bfloat16": {"total_s": 18.0, "audio_tower_s": 7.6, "vision_s": 1.4, "prefill_s": 3.0, "ms_per_token": 95,
+                 "peak_gib": 4.1},
+    "float32": {"total_s": 31.7, "audio_tower_s": 13.1, "vision_s": 2.1, "prefill_s": 6.3, "ms_per_token": 160,
+                "peak_gib": 7.4},
+}
+
+
+def real_clips() -> list[Path]:
+    files = sorted(p for p in CLIPS.rglob("*") if p.suffix.lower() in {".mp4", ".flv", ".mp3", ".wav", ".webm"})
+    if not files:
+        sys.exit(f"no clips under {CLIPS}")
+    return files
+
+
+def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: int, clips: list[str]) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from r1omni import media
+    from r1omni.inference import Pipeline
+
+    t0 = time.perf_counter()
+    pipe = Pipeline.load(checkpoint, device="cpu", dtype=getattr(torch, dtype))
+    load_s = time.perf_counter() - t0
+    stages = {"decode": 0.0, "features": 0.0, "towers": 0.0, "prefill": 0.0, "generate": 0.0}
+    n_tokens = 0
+    t_all = time.perf_counter()
+    for start in range(0, len(clips), batch):
+        paths = clips[start : start + batch]
+        t = time.perf_counter()
+        decoded = [media.decode_clip(p, num_frames=pipe.num_frames) for p in paths]
+        stages["decode"] += time.perf_counter() - t
+        t = time.perf_counter()
+        inputs = [pipe.encode(c) for c in decoded]
+        stages["features"] += time.perf_counter() - t
+        # Towers (+ projectors and gate) timed on their own; generate() runs them again inside prefill.
+        b = pipe.collate(inputs, [pipe.prompt_ids()] * len(inputs))
+        backbone = pipe.model.model
+        with torch.inference_mode():
+            t = time.perf_counter()
+            gate = backbone.get_gate_probs(b["gate_input_ids"], b["gate_attention_mask"])
+            backbone.get_video_features(b["pixel_values_videos"], gate)
+            backbone.get_audio_features(b["input_features"])
+            stages["towers"] += time.perf_counter() - t
+        timings: dict = {}
+        ids = pipe.generate(inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, timings=timings)
+        n_tokens += sum(len(i) for i in ids)
+        stages["prefill"] += timings["prefill"] / 1000
+        stages["generate"] += timings["generate"] / 1000
+    wall = time.perf_counter() - t_all
+    n = len(clips)
+    stages["prefill"] = max(0.0, stages["prefill"] - stages["towers"])  # prefill of the LM alone
+    return {
+        "checkpoint": checkpoint,
+        "dtype": dtype,
+        "batch_size": batch,
+        "threads": threads,
+        "clips": n,
+        "new_tokens_per_clip": n_tokens / n,
+        "load_s": round(load_s, 2),
+        "per_clip_ms": {k: round(v * 1000 / n, 1) for k, v in stages.items()},
+        "per_clip_total_ms": round(wall * 1000 / n, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def run_config(**kw) -> dict:
+    cmd = [sys.executable, __file__, "--worker", json.dumps(kw)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(kw["threads"])})
+    if out.returncode != 0:
+        raise SystemExit(f"worker failed: {out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tiny", action="store_true", help="tiny preset over the real clips, batch 1 vs 8")
+    ap.add_argument("--full", default=None, help="folder of a full-size random checkpoint (written if missing)")
+    ap.add_argument("--full-clips", type=int, default=2, help="clips per full-size configuration")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "core_speed.json"))
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(**json.loads(args.worker))))
+        return
+    clips = [str(p) for p in real_clips()]
+    report: dict = {"machine": {"cpus": os.cpu_count(), "threads": args.threads}, "runs": []}
+    if args.tiny:
+        from r1omni.checkpoint import init_checkpoint
+
+        tiny = Path(tempfile.mkdtemp()) / "tiny"
+        init_checkpoint("tiny", tiny)
+        for batch in (1, 8):
+            report["runs"].append(run_config(checkpoint=str(tiny), dtype="float32", batch=batch, new_tokens=32,
+                                             threads=args.threads, clips=clips))
+        b1, b8 = report["runs"][-2:]
+        report["tiny_batch8_speedup_per_clip"] = round(b1["per_clip_total_ms"] / b8["per_clip_total_ms"], 2)
+    if args.full:
+        full = Path(args.full)
+        if not (full / "config.json").is_file():
+            subprocess.run([sys.executable, "-m", "r1omni", "init-checkpoint", "--preset", "r1-omni-0.5b",
+                            "--out", str(full)], check=True, cwd=ROOT)
+        video_clips = [c for c in clips if not c.endswith(".mp3")][: args.full_clips]
+        for dtype in ("bfloat16", "float32"):
+            run = run_config(checkpoint=str(full), dtype=dtype, batch=1, new_tokens=64, threads=args.threads,
+                             clips=video_clips)
+            ref = REFERENCE[dtype]
+            run["reference_per_clip_s"] = ref["total_s"]
+            run["speedup_vs_reference"] = round(ref["total_s"] * 1000 / run["per_clip_total_ms"], 2)
+            run["reference"] = ref
+            report["runs"].append(run)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
