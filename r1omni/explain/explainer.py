@@ -1,0 +1,319 @@
+"""`explain()`: predict, then attribute the completion to video / audio, frames, audio windows and claims.
+
+One pass per batch of clips: generate (or take given completions) and the class distribution, exactly as
+`Pipeline.predict`; then every teacher-forced variant of every clip (the 4 modality coalitions and, in
+mode "full", one occluded frame / silenced audio window at a time) is scored in as few batched forwards as
+`forward_batch_size` allows (`Pipeline.token_logprobs`: logits only over the completion positions). All
+attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs.
+Methods: exact 2-player Shapley + MM-SHAP share (`shapley.py`), leave-one-out occlusion (`temporal.py`),
+claim flags (`flags.py`). This module knows the Pipeline's public methods, not the model internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from r1omni.audit.claims import answer_span, extract_claims, think_span
+from r1omni.errors import R1OmniError, UsageError
+from r1omni.explain import flags as flag_lib
+from r1omni.explain import shapley, temporal
+from r1omni.explain.result import Explanation
+from r1omni.explain.tokens import token_offsets, tokens_in
+from r1omni.prompts import label_set as get_label_set
+from r1omni.prompts import parse_response
+
+logger = logging.getLogger(__name__)
+
+MODES = ("full", "fast")
+TARGETS = ("answer", "reasoning", "completion")
+GATE_BRANCHES = ("scene", "body", "face")
+_DOMINANT_EPS = 1e-3  # nats: below this a token has no dominant modality
+
+
+@dataclass(frozen=True)
+class ExplainParams:
+    """Every knob of one explain run; copied into `Explanation.params`."""
+
+    mode: str = "full"
+    label_set: str = "dfew"
+    question: str | None = None
+    do_sample: bool = False
+    max_new_tokens: int | None = None
+    batch_size: int = 8
+    forward_batch_size: int = 32
+    target: str = "answer"
+    audio_window_s: float = temporal.DEFAULT_AUDIO_WINDOW_S
+    max_audio_windows: int = temporal.DEFAULT_MAX_AUDIO_WINDOWS
+    thresholds: flag_lib.FlagThresholds = field(default_factory=flag_lib.FlagThresholds)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise UsageError(f"unknown explain mode '{self.mode}'; choose one of: {', '.join(MODES)}")
+        if self.target not in TARGETS:
+            raise UsageError(f"unknown explain target '{self.target}'; choose one of: {', '.join(TARGETS)}")
+        get_label_set(self.label_set)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "thresholds"}
+        return d | {"unsupported_abs_eps": self.thresholds.abs_eps, "unsupported_rel": self.thresholds.rel}
+
+
+@dataclass
+class _Job:
+    """One clip on its way through explain()."""
+
+    index: int
+    media: object
+    text: str = ""
+    ids: list[int] = field(default_factory=list)
+    prediction: dict = field(default_factory=dict)
+    players: tuple[str, ...] = ()
+    coalition_media: dict = field(default_factory=dict)  # coalition key -> variant slot
+    frames: list = field(default_factory=list)
+    windows: list = field(default_factory=list)
+    audio_media: list = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)  # positions in the flat variant list
+
+
+def explain(
+    pipe,
+    clips: Sequence,
+    *,
+    mode: str = "full",
+    label_set: str = "dfew",
+    question: str | None = None,
+    do_sample: bool = False,
+    max_new_tokens: int | None = None,
+    batch_size: int = 8,
+    completions: Sequence[str] | None = None,
+    truth: Sequence[Mapping | None] | None = None,
+    **options,
+) -> list:
+    """Explain each clip (path, `media.Clip` or `MediaInputs`): a list of `Explanation` or `ClipError`.
+
+    `completions` teacher-forces given texts instead of generating (audits, planted-claim benchmarks);
+    `truth` gives synthetic manifest rows to check cues ("cue not present"). Extra `options` are
+    `ExplainParams` fields (target, forward_batch_size, audio_window_s, max_audio_windows, thresholds).
+    """
+    params = ExplainParams(mode, label_set, question, do_sample, max_new_tokens, batch_size, **options)
+    if completions is not None and len(completions) != len(clips):
+        raise UsageError(f"{len(completions)} completions for {len(clips)} clips; give one per clip")
+    results: list = [None] * len(clips)
+    gate, gate_notice = _gate(pipe, question)
+    for start in range(0, len(clips), max(1, batch_size)):
+        chunk = range(start, min(len(clips), start + batch_size))
+        forced = None if completions is None else [completions[i] for i in chunk]
+        rows = None if truth is None else [truth[i] for i in chunk]
+        for i, r in zip(chunk, _explain_batch(pipe, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice),
+                        strict=True):
+            results[i] = r
+    return results
+
+
+def _gate(pipe, question: str | None) -> tuple[dict | None, str | None]:
+    """The instruction gate's branch weights (they depend on the question only, not on the clip)."""
+    try:
+        with torch.inference_mode():
+            inputs = {k: v.to(pipe.device) for k, v in pipe.gate_inputs(question).items()}
+            probs = pipe.model.model.get_gate_probs(**inputs)[0].float().cpu()
+    except (AttributeError, TypeError, RuntimeError) as err:
+        logger.warning("gate weights unavailable: %s", err)
+        return None, "gate weights unavailable for this checkpoint"
+    return {b: round(float(p), 5) for b, p in zip(GATE_BRANCHES, probs, strict=True)}, None
+
+
+def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_notice) -> list:
+    from r1omni.inference import ClipError, MediaInputs
+
+    t_start = time.perf_counter()
+    out: list = [None] * len(clips)
+    jobs: list[_Job] = []
+    for i, clip in enumerate(clips):
+        try:
+            jobs.append(_Job(i, clip if isinstance(clip, MediaInputs) else pipe.encode(clip)))
+        except R1OmniError as err:
+            out[i] = ClipError(str(getattr(clip, "path", clip)), str(err))
+    t_enc = time.perf_counter()
+    if jobs:
+        _predict(pipe, jobs, forced, params)
+    t_pred = time.perf_counter()
+    flat_media, flat_ids = [], []
+    for job in jobs:
+        _plan(pipe, job, params, flat_media, flat_ids)
+    logps = pipe.token_logprobs(flat_media, flat_ids, params.question, batch_size=params.forward_batch_size) if jobs else []
+    t_tf = time.perf_counter()
+    n = max(1, len(jobs))
+    shared = {"encode": (t_enc - t_start) * 1000 / n, "predict": (t_pred - t_enc) * 1000 / n,
+              "teacher_forcing": (t_tf - t_pred) * 1000 / n}
+    for job in jobs:
+        t0 = time.perf_counter()
+        row = None if rows is None else rows[job.index]
+        out[job.index] = _assemble(pipe, job, [logps[s] for s in job.slots], row, params, gate, gate_notice, shared)
+        out[job.index].timings_ms["assemble"] = round((time.perf_counter() - t0) * 1000, 2)
+    return out
+
+
+def _predict(pipe, jobs: list[_Job], forced, params: ExplainParams) -> None:
+    """Fill text, ids and the predict JSON of each job: generated, or the given completions teacher-forced."""
+    media = [j.media for j in jobs]
+    if forced is None:
+        kw = {} if params.max_new_tokens is None else {"max_new_tokens": params.max_new_tokens}
+        preds = pipe.predict(media, params.label_set, params.question, params.do_sample,
+                             batch_size=params.batch_size, **kw)
+        for job, p in zip(jobs, preds, strict=True):
+            job.text, job.ids, job.prediction = p.text, list(p.completion_ids), p.to_dict()
+        return
+    labels = get_label_set(params.label_set)
+    texts = [forced[j.index] for j in jobs]
+    dists = pipe.label_distribution(media, texts, labels, params.question)
+    for job, text, dist in zip(jobs, texts, dists, strict=True):
+        parsed = parse_response(text, labels)
+        job.text, job.ids = text, pipe.completion_ids(text)
+        job.prediction = {
+            "clip": job.media.clip, "checkpoint": pipe.display_name, "label": parsed.label,
+            "answer": parsed.answer, "reasoning": parsed.think, "text": text, "well_formed": parsed.well_formed,
+            "probs": dist, "modalities": {"video": job.media.has_video, "audio": job.media.has_audio},
+            "notices": list(job.media.notices) + parsed.notices + ["completion given, not generated"],
+            "timings_ms": {},
+        }
+
+
+def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: list) -> None:
+    """Append the job's teacher-forced variants: distinct coalitions, then occluded frames / audio windows."""
+    m = job.media
+    job.players = tuple(p for p, used in (("video", m.uses_video), ("audio", m.uses_audio)) if used)
+    variants: dict[tuple[bool, bool], object] = {}
+    for key in shapley.COALITIONS:
+        vid, aud = key in ("video", "both"), key in ("audio", "both")
+        # A modality that is no player keeps its input (already a baseline: absent track or masked).
+        eff = (vid or "video" not in job.players, aud or "audio" not in job.players)
+        if eff not in variants:
+            variants[eff] = pipe.mask(m, video=not eff[0], audio=not eff[1])
+        job.coalition_media[key] = list(variants).index(eff)
+    media_list = list(variants.values())
+    if params.mode == "full":
+        dur = m.audio_duration_s if m.uses_audio else 0.0
+        job.windows = temporal.audio_windows(dur, params.audio_window_s, params.max_audio_windows)
+        job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows)
+        media_list += job.frames + job.audio_media
+    job.slots = list(range(len(flat_media), len(flat_media) + len(media_list)))
+    flat_media += media_list
+    flat_ids += [job.ids] * len(media_list)
+
+
+def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gate_notice, shared) -> Explanation:
+    m = job.media
+    values = {k: logps[job.coalition_media[k]] for k in shapley.COALITIONS}  # per-token log-probs (n,)
+    phi_tok = shapley.shapley2(values, job.players)  # modality -> (n,)
+    offsets = token_offsets(pipe.tokenizer, job.ids, job.text)
+    targets, target_notices = _target_tokens(job.text, offsets)
+    target_idx = targets[params.target]
+    modality = _modality_block(values, job.players, targets, params.target, m)
+    full = float(values["both"][target_idx].sum())
+    n_c = len(set(job.coalition_media.values()))
+    frames, segments = [], []
+    if params.mode == "full":
+        k = n_c + len(job.frames)
+        frames = temporal.frame_rows(full, [float(t[target_idx].sum()) for t in logps[n_c:k]], m.frame_times_s)
+        segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows)
+    labels = get_label_set(params.label_set)
+    claims = _claims(job, phi_tok, offsets, row, labels, params.thresholds)
+    notices = list(job.prediction.get("notices", [])) + target_notices + _modality_notices(m)
+    if gate_notice:
+        notices.append(gate_notice)
+    timings = {k: round(v, 2) for k, v in shared.items()} | {"variants": len(logps)}
+    return Explanation(
+        clip=m.clip, checkpoint=pipe.display_name, prediction=job.prediction, modality=modality, gate=gate,
+        frames=frames, audio_segments=segments, tokens=_token_rows(job.text, offsets, values["both"], phi_tok,
+                                                                   job.players),
+        claims=claims, timings_ms=timings, notices=notices, params=params.to_dict(),
+    )
+
+
+def _target_tokens(text: str, offsets) -> tuple[dict[str, list[int]], list[str]]:
+    """Token indices of the answer label, the reasoning and the whole completion."""
+    everything = list(range(len(offsets)))
+    notices = []
+    ans = answer_span(text)
+    answer = tokens_in(offsets, *ans) if ans else []
+    if not answer:
+        notices.append("no <answer> in the completion: the answer target is the whole completion")
+        answer = everything
+    th = think_span(text)
+    reasoning = tokens_in(offsets, *th) if th else []
+    return {"answer": answer, "reasoning": reasoning, "completion": everything}, notices
+
+
+def _modality_block(values, players, targets, target: str, m) -> dict:
+    per_target = {}
+    for name, idx in targets.items():
+        v = shapley.span_values(values, idx)
+        phi = shapley.shapley2(v, players)
+        per_target[name] = {
+            "shapley": {k: round(float(x), 5) for k, x in phi.items()},
+            "share": {k: round(float(x), 4) for k, x in shapley.shares(phi).items()},
+            "coalitions": {k: round(float(x), 5) for k, x in v.items()},
+        }
+    absent = [p for p, has in (("video", m.has_video), ("audio", m.has_audio)) if not has]
+    masked = [p for p, has, msk in (("video", m.has_video, m.video_masked), ("audio", m.has_audio, m.audio_masked))
+              if has and msk]
+    return per_target[target] | {"target": target, "players": list(players), "absent": absent, "masked": masked,
+                                 "targets": per_target}
+
+
+def _modality_notices(m) -> list[str]:
+    out = []
+    for name, has, masked in (("video", m.has_video, m.video_masked), ("audio", m.has_audio, m.audio_masked)):
+        if not has:
+            out.append(f"no {name} track: {name} is absent and not explained (shapley 0, share 0)")
+        elif masked:
+            out.append(f"{name} was masked in the input: not explained (shapley 0, share 0)")
+    return out
+
+
+def _token_rows(text, offsets, logp, phi_tok, players) -> list[dict]:
+    rows = []
+    for i, (a, b) in enumerate(offsets):
+        phi = {k: float(v[i]) for k, v in phi_tok.items()}
+        best = max(players, key=lambda p: abs(phi[p]), default=None)
+        rows.append({
+            "text": text[a:b], "start": a, "end": b, "logprob": round(float(logp[i]), 5),
+            "shapley": {k: round(v, 5) for k, v in phi.items()},
+            "dominant": best if best is not None and abs(phi[best]) >= _DOMINANT_EPS else None,
+        })
+    return rows
+
+
+def _claims(job: _Job, phi_tok, offsets, row, labels, thresholds) -> list[dict]:
+    m = job.media
+    absent = [p for p, has in (("video", m.has_video), ("audio", m.has_audio)) if not has]
+    masked = [p for p in ("video", "audio") if getattr(m, f"{p}_masked") and p not in absent]
+    answer_label = job.prediction.get("label")
+    out = []
+    for claim in extract_claims(job.text, labels):
+        idx = tokens_in(offsets, claim.start, claim.end)
+        phi = {k: float(v[idx].sum()) if idx else 0.0 for k, v in phi_tok.items()}
+        cue_false = _cue_false(claim.text, row)
+        flags = flag_lib.claim_flags(claim, phi, absent=absent, masked=masked, answer_label=answer_label,
+                                     cue_false=cue_false, thresholds=thresholds)
+        out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags))
+    return out
+
+
+def _cue_false(sentence: str, row) -> bool:
+    """Synthetic ground truth says a cue in this sentence was not drawn / voiced."""
+    if not row:
+        return False
+    from r1omni.synthetic import check_claims
+
+    try:
+        n_true, n_total = check_claims(sentence, row)
+    except (KeyError, ValueError, TypeError) as err:
+        logger.debug("check_claims failed: %s", err)
+        return False
+    return n_true < n_total

@@ -1,0 +1,92 @@
+"""Automatic flags on reasoning claims, from their modality Shapley values (DESIGN 4, "Claims").
+
+A claim (one `<think>` sentence, `r1omni.audit.claims`) cites modalities; its *support* for a modality is
+the exact Shapley value of the sentence's teacher-forced log-prob for that modality (nats). Flags, most
+severe first (a claim shows the first in `flag` and all of them in `flags`):
+
+- "cites absent modality": the clip has no such track;
+- "cites masked modality": the input was masked (grey / silence) when the completion was scored;
+- "cue not present": synthetic clips only, the ground truth says the cue was not drawn / voiced;
+- "contradicts answer": the sentence names an emotion verdict other than the `<answer>` label;
+- "unsupported": a cited modality raises the sentence's log-prob by less than
+  ``max(abs_eps, rel * (|phi_video| + |phi_audio|))``: either ~0 / negative in absolute terms (less than a
+  factor e^abs_eps in likelihood, default 0.1 nats ~ 10 %), or a minor part (< rel, default 20 %) of the
+  attribution mass of the sentence, i.e. its MM-SHAP share for that modality is below `rel` or its sign is
+  negative. "text" citations (subtitles) are no Shapley player and are never judged unsupported.
+
+Pure: no model, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from r1omni.audit.claims import Claim, contradicts
+
+FLAG_ORDER = ("cites absent modality", "cites masked modality", "cue not present", "contradicts answer", "unsupported")
+DEFAULT_ABS_EPS = 0.1
+DEFAULT_REL = 0.2
+
+
+@dataclass(frozen=True)
+class FlagThresholds:
+    """When a cited modality counts as supporting a sentence (see module docstring)."""
+
+    abs_eps: float = DEFAULT_ABS_EPS
+    rel: float = DEFAULT_REL
+
+    def supported(self, phi_m: float, phi_total_abs: float) -> bool:
+        return phi_m >= max(self.abs_eps, self.rel * phi_total_abs)
+
+
+def claim_flags(
+    claim: Claim,
+    phi: dict[str, float],
+    *,
+    absent: Iterable[str] = (),
+    masked: Iterable[str] = (),
+    answer_label: str | None = None,
+    cue_false: bool = False,
+    thresholds: FlagThresholds = FlagThresholds(),
+) -> list[str]:
+    """All flags of one claim, in FLAG_ORDER.
+
+    >>> from r1omni.audit.claims import extract_claims
+    >>> c = extract_claims("<think>The voice trembles.</think>")[0]
+    >>> claim_flags(c, {"video": 1.0, "audio": 0.01}), claim_flags(c, {"video": 0.0, "audio": 2.0})
+    (['unsupported'], [])
+    """
+    absent, masked = set(absent), set(masked)
+    flags = []
+    if absent & set(claim.cites):
+        flags.append("cites absent modality")
+    if masked & set(claim.cites):
+        flags.append("cites masked modality")
+    if cue_false:
+        flags.append("cue not present")
+    if contradicts(claim, answer_label):
+        flags.append("contradicts answer")
+    total = sum(abs(v) for v in phi.values())
+    judged = [m for m in claim.cites if m in phi and m not in absent and m not in masked]
+    if any(not thresholds.supported(phi[m], total) for m in judged):
+        flags.append("unsupported")
+    return flags
+
+
+def claim_row(claim: Claim, phi: dict[str, float], share: dict[str, float], flags: list[str]) -> dict:
+    """The explain JSON row of one claim."""
+    return {
+        "text": claim.text,
+        "start": claim.start,
+        "end": claim.end,
+        "cites": list(claim.cites),
+        "emotions": list(claim.emotions),
+        "support": {
+            "shapley": {m: round(float(v), 5) for m, v in phi.items()},
+            "share": {m: round(float(v), 4) for m, v in share.items()},
+            "cited": {m: round(float(phi[m]), 5) for m in claim.cites if m in phi},
+        },
+        "flag": flags[0] if flags else None,
+        "flags": flags,
+    }

@@ -1,0 +1,49 @@
+"""Claim flags on crafted cases: absent/masked modality, unsupported, contradiction, cue not present."""
+
+import pytest
+
+from r1omni.audit.claims import extract_claims
+from r1omni.explain.flags import FLAG_ORDER, FlagThresholds, claim_flags, claim_row
+
+
+def _claim(sentence: str, answer: str = "fear"):
+    return extract_claims(f"<think>{sentence}</think><answer>{answer}</answer>")[0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "phi", "kw", "expected"),
+    [
+        ("The voice trembles.", {"video": 0.0, "audio": 1.5}, {}, []),
+        ("The voice trembles.", {"video": 1.5, "audio": 0.02}, {}, ["unsupported"]),
+        ("The voice trembles.", {"video": 0.0, "audio": -0.4}, {}, ["unsupported"]),
+        ("The voice trembles.", {"video": 0.0, "audio": 0.05}, {}, ["unsupported"]),  # below abs eps
+        ("The voice trembles.", {"video": 4.0, "audio": 0.5}, {}, ["unsupported"]),  # share 0.11 < 0.2
+        ("The voice trembles.", {"video": 0.0, "audio": 0.0}, {"absent": ["audio"]}, ["cites absent modality"]),
+        ("The voice trembles.", {"video": 0.0, "audio": 0.0}, {"masked": ["audio"]}, ["cites masked modality"]),
+        ("The eyes are wide.", {"video": 2.0, "audio": 0.0}, {"absent": ["audio"]}, []),
+        ("The face looks angry.", {"video": 2.0, "audio": 0.0}, {"answer_label": "fear"}, ["contradicts answer"]),
+        ("The face looks afraid.", {"video": 2.0, "audio": 0.0}, {"cue_false": True}, ["cue not present"]),
+        ("So the emotion is fear.", {"video": 0.0, "audio": 0.0}, {"answer_label": "fear"}, []),  # no cue cited
+        ("The subtitle reads help.", {"video": 0.0, "audio": 0.0}, {}, []),  # text: no Shapley player
+    ],
+)
+def test_claim_flags(sentence, phi, kw, expected):
+    assert claim_flags(_claim(sentence), phi, **kw) == expected
+
+
+def test_thresholds_are_configurable_and_order_is_stable():
+    c = _claim("The voice trembles and the face looks angry.")
+    flags = claim_flags(c, {"video": 0.0, "audio": 0.0}, absent=["audio"], answer_label="fear", cue_false=True,
+                        thresholds=FlagThresholds(abs_eps=0.0, rel=0.0))
+    assert flags == ["cites absent modality", "cue not present", "contradicts answer"]
+    assert flags == [f for f in FLAG_ORDER if f in flags]
+    assert claim_flags(c, {"video": 0.3, "audio": 0.3}, answer_label="fear", thresholds=FlagThresholds(abs_eps=0.5)) == [
+        "contradicts answer", "unsupported"]
+    assert claim_flags(c, {"video": 0.3, "audio": 0.3}, answer_label="fear") == ["contradicts answer"]
+
+
+def test_claim_row_shape():
+    c = _claim("The voice trembles.")
+    row = claim_row(c, {"video": 0.25, "audio": 0.75}, {"video": 0.25, "audio": 0.75}, ["unsupported"])
+    assert row["flag"] == "unsupported" and row["support"]["cited"] == {"audio": 0.75}
+    assert (row["start"], row["end"], row["cites"]) == (7, 26, ["audio"])

@@ -1,0 +1,26 @@
+"""Audio windows tile only the real audio; timeline rows."""
+
+import pytest
+
+from r1omni.explain.temporal import audio_rows, audio_windows, frame_rows
+
+
+@pytest.mark.parametrize(("duration", "window", "cap"), [(3.0, 0.5, 16), (2.26, 0.5, 16), (30.0, 0.5, 16),
+                                                         (0.2, 0.5, 16), (7.0, 0.25, 8)])
+def test_windows_tile_the_real_length(duration, window, cap):
+    w = audio_windows(duration, window, cap)
+    assert 1 <= len(w) <= cap
+    assert w[0][0] == 0.0 and w[-1][1] == pytest.approx(duration)
+    for (a, b), (c, _) in zip(w, w[1:], strict=False):
+        assert b == pytest.approx(c) and b > a
+    assert all(b - a <= max(window, duration / cap) + 1e-9 for a, b in w)
+
+
+def test_no_audio_no_windows():
+    assert audio_windows(0.0) == []
+
+
+def test_rows_score_is_the_drop():
+    rows = frame_rows(-1.0, [-1.5, -0.5], [0.25, 0.75])
+    assert rows == [{"index": 0, "time_s": 0.25, "score": 0.5}, {"index": 1, "time_s": 0.75, "score": -0.5}]
+    assert audio_rows(-2.0, [-4.0], [(0.0, 0.5)]) == [{"start_s": 0.0, "end_s": 0.5, "score": 2.0}]
