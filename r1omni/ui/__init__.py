@@ -1,0 +1,62 @@
+"""The Gradio app: the only package that imports gradio.
+
+`build_app(backend, settings)` composes the tabs (Clip, Library, Live, Audit) around one shared Backend;
+`launch_options(settings)` gives the launch() keywords (theme, CSS, allowed paths, upload cap, auth).
+Model events share concurrency id "model" with limit 1, and the queue is bounded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from r1omni.ui import audit_tab, clip_tab, library_tab, live_tab
+from r1omni.ui.backend import Backend
+from r1omni.ui.boundary import bind
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+QUEUE_MAX = 16
+
+
+def header_markdown(backend: Backend) -> str:
+    return (f"# R1-Omni Explain\nCheckpoint: **{backend.title}**  ·  model work runs one request at a time; "
+            "when busy, your request waits in the queue (position shown on the result).")
+
+
+def build_app(backend: Backend, settings) -> gr.Blocks:
+    """The whole UI around one loaded pipeline. `settings` needs `.library_path` (str, may be '')."""
+    with gr.Blocks(title="R1-Omni Explain") as demo:
+        gr.Markdown(header_markdown(backend), elem_id="app-header")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Clip", id="clip"):
+                clip = clip_tab.build(backend, ASSETS / "examples")
+            with gr.Tab("Library", id="library"):
+                lib = library_tab.build(backend, settings.library_path or ".", clip["video"], tabs,
+                                        clip["label_set"])
+            with gr.Tab("Live", id="live"):
+                live_tab.build(backend, clip["label_set"])
+            with gr.Tab("Audit", id="audit"):
+                audit_tab.build()
+        if settings.library_path:
+            demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"])
+    return demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=4)
+
+
+def launch_options(settings) -> dict:
+    """Keywords for demo.launch(): theme/CSS (Gradio 6 takes them here), served paths, upload cap, auth."""
+    allowed = [str(ASSETS)]
+    if settings.library_root:
+        allowed.append(str(Path(settings.library_root).resolve()))
+    return {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "theme": gr.themes.Soft(),
+        "css_paths": [ASSETS / "app.css"],
+        "allowed_paths": allowed,
+        "max_file_size": f"{settings.max_upload_mb}mb",
+        "auth": settings.auth,
+        "auth_message": "Log in to use the app (annotation requires an account)." if settings.auth else None,
+        "ssr_mode": False,
+        "show_error": True,
+    }

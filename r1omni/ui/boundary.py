@@ -1,0 +1,71 @@
+"""The one place where library errors become what the user sees in the browser.
+
+`guarded(fn)` wraps every handler (plain or generator): `R1OmniError` -> `gr.Error(one line)`; any other
+exception is logged with its traceback under a short id and shown as a generic one-line `gr.Error` naming
+that id. `warn(lines)` shows notices as `gr.Warning` toasts. Handlers never build error strings.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+
+import gradio as gr
+
+from r1omni.errors import R1OmniError
+
+logger = logging.getLogger(__name__)
+
+
+def to_gr_error(err: BaseException) -> gr.Error:
+    """A one-line gr.Error for any exception (library errors verbatim, others by log id)."""
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, R1OmniError):
+        return gr.Error(str(err), title="Cannot use this input", print_exception=False)
+    ident = uuid.uuid4().hex[:8]
+    logger.exception("internal error %s", ident, exc_info=err)
+    return gr.Error(f"internal error (id {ident}); the details are in the server log", title="Error",
+                    print_exception=False)
+
+
+def guarded(fn: Callable) -> Callable:
+    """Decorate a handler so that no exception escapes it except a one-line gr.Error."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                raise
+            except Exception as err:  # noqa: BLE001 - this is the boundary
+                raise to_gr_error(err) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - this is the boundary
+            raise to_gr_error(err) from None
+
+    return wrapper
+
+
+def warn(lines: Iterable[str]) -> None:
+    """Show each notice as a gr.Warning toast (called, not raised)."""
+    for line in lines:
+        gr.Warning(" ".join(str(line).split()))
+
+
+def bind(fn: Callable, *bound) -> Callable:
+    """`fn` with its leading arguments (the shared backend) fixed, keeping a name gradio can show."""
+    part = functools.partial(fn, *bound)
+    part.__name__ = fn.__name__  # type: ignore[attr-defined]
+    part.__doc__ = fn.__doc__
+    return part

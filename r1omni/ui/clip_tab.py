@@ -1,0 +1,84 @@
+"""Clip tab: one clip (upload, webcam recording, example or a Library pick) -> prediction and explanation.
+
+The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from r1omni.prompts import LABEL_SETS
+from r1omni.ui import views
+from r1omni.ui.backend import Backend
+from r1omni.ui.boundary import bind, guarded, warn
+
+MODEL_QUEUE = "model"  # every event that runs the model shares this concurrency id (limit 1)
+
+
+@guarded
+def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str):
+    """Unpack -> explain -> views."""
+    view = backend.explain_clip(video, label_set=label_set, mode=mode, do_sample=decoding == "sampled",
+                                max_new_tokens=max_new_tokens)
+    res = view.result
+    notes = views.notices(res, LABEL_SETS.get(label_set))
+    warn(notes)
+    pred = views.prediction_of(res)
+    return (
+        views.label_markdown(res),
+        views.probs_figure(pred),
+        gr.HighlightedText(value=views.reasoning_highlights(res), color_map=views.COLOR_MAP),
+        gr.HighlightedText(value=views.claim_highlights(res), color_map=views.claims_color_map(res)),
+        views.modality_figure(res),
+        views.gate_figure(res.get("gate")),
+        views.frame_gallery(view.thumbnails, res.get("frames") or []),
+        views.frame_figure(res.get("frames") or []),
+        views.audio_figure(view.audio, 16000, res.get("audio_segments") or []),
+        "\n".join(f"- {n}" for n in notes) or "no notices",
+        res,
+    )
+
+
+def example_clips(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.glob("*.mp4"))[:6] if folder.is_dir() else []
+
+
+def build(backend: Backend, examples_dir: Path) -> dict:
+    """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use."""
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            video = gr.Video(sources=["upload", "webcam"], label="Clip", include_audio=True, elem_id="clip-video")
+            clips = example_clips(examples_dir)
+            if clips:
+                gr.Examples(clips, inputs=[video], label="Synthetic example clips")
+            with gr.Accordion("Options", open=False):
+                label_set = gr.Dropdown(["dfew", "mafw"], value="dfew", label="Label set")
+                decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
+                max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
+                mode = gr.Radio(["fast", "full"], value="fast", label="Explanation",
+                                info="fast: modality Shapley + gate; full: adds frame and audio occlusion")
+            run = gr.Button("Explain", variant="primary", elem_id="explain-button")
+        with gr.Column(scale=2):
+            label_md = gr.Markdown("Upload or pick a clip, then press **Explain**.", elem_id="clip-label")
+            probs = gr.Plot(label="Class distribution", elem_id="probs-plot")
+            reasoning = gr.HighlightedText(label="Reasoning (token colour = modality that supports it)",
+                                           color_map=views.COLOR_MAP, show_legend=True, elem_id="reasoning")
+            claims = gr.HighlightedText(label="Claims", show_legend=True, elem_id="claims")
+            with gr.Row():
+                modality = gr.Plot(label="Modality share")
+                gate = gr.Plot(label="Gate")
+    gallery = gr.Gallery(label="Sampled frames (caption: occlusion score)", columns=8, height=200)
+    with gr.Row():
+        frames = gr.Plot(label="Frames")
+        audio = gr.Plot(label="Audio")
+    notices = gr.Markdown(elem_id="clip-notices")
+    with gr.Accordion("Raw explain JSON", open=False):
+        raw = gr.JSON(label="explain JSON")
+    outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
+    handler = bind(explain_clip, backend)
+    event = run.click(handler, [video, label_set, decoding, max_new, mode], outputs, api_name="explain",
+                      concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+    return {"video": video, "inputs": [video, label_set, decoding, max_new, mode], "outputs": outputs,
+            "handler": handler, "event": event, "label_set": label_set}

@@ -1,0 +1,329 @@
+"""Pure converters from result dicts (DESIGN 3.2 predict / explain JSON) to what the UI shows.
+
+Plotly figures, HighlightedText tuples, gallery items, tables and short markdown. No gradio import, no
+model, no I/O: every function takes plain dicts/arrays and returns plain values, so each is unit-testable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+VISUAL, AUDIO, WEAK, FLAGGED = "visual", "audio", "weak evidence", "flagged claim"
+COLOR_MAP = {VISUAL: "#4c9be8", AUDIO: "#f29e4c", WEAK: "#d9d9d9", FLAGGED: "#e8575a", "text": "#9b7fd1"}
+MODALITY_COLORS = {"video": COLOR_MAP[VISUAL], "audio": COLOR_MAP[AUDIO]}
+_CITE_NAMES = {"video": VISUAL, "audio": AUDIO, "text": "text"}
+LIBRARY_COLUMNS = ["file", "duration_s", "true label", "predicted", "correct", "confidence", "flags"]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 260) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white")
+    return fig
+
+
+def _num(x) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+# ---------------------------------------------------------------- prediction
+def prediction_of(result: dict) -> dict:
+    """The predict JSON inside an explain JSON (or the dict itself when it already is one)."""
+    return result.get("prediction", result) if result else {}
+
+
+def confidence(pred: dict) -> float | None:
+    """Probability of the predicted label, or None when the answer is outside the label set."""
+    label, probs = pred.get("label"), pred.get("probs") or {}
+    return _num(probs.get(label)) if label else None
+
+
+def label_markdown(result: dict) -> str:
+    """One headline: predicted label, its probability and the checkpoint that made it."""
+    pred = prediction_of(result)
+    label = pred.get("label")
+    conf = confidence(pred)
+    head = f"## {label}" if label else f"## outside the label set: '{pred.get('answer') or ''}'"
+    if conf is not None:
+        head += f"  ·  p = {conf:.2f}"
+    return f"{head}\n\ncheckpoint: {pred.get('checkpoint', '?')}"
+
+
+def probs_figure(pred: dict) -> go.Figure:
+    """Bar chart of the class distribution at the answer; the predicted label is highlighted."""
+    probs = pred.get("probs") or {}
+    labels = list(probs)
+    colors = ["#2a6fba" if lab == pred.get("label") else "#a9c6e8" for lab in labels]
+    fig = go.Figure(go.Bar(x=labels, y=[probs[k] for k in labels], marker_color=colors))
+    fig.update_yaxes(range=[0, 1], title="p")
+    return _layout(fig, "Class distribution")
+
+
+def notices(result: dict, label_set: Sequence[str] | None = None) -> list[str]:
+    """Everything the user must know about this result, one line each (deduplicated, in order)."""
+    pred = prediction_of(result)
+    out = list(pred.get("notices") or []) + list(result.get("notices") or [] if "prediction" in result else [])
+    mods = pred.get("modalities") or {}
+    if mods.get("audio") is False:
+        out.append("no audio track: the audio modality is absent")
+    if mods.get("video") is False:
+        out.append("no video track: the video modality is absent")
+    for m in ("video", "audio"):
+        if (result.get("masked") or {}).get(m):
+            out.append(f"{m} was masked for this run")
+    if pred.get("label") is None and pred.get("answer"):
+        out.append(f"answer '{pred['answer']}' is outside the label set")
+    seen: set[str] = set()
+    return [n for n in out if not (n in seen or seen.add(n))]
+
+
+# ---------------------------------------------------------------- reasoning
+def _token_phi(tok: dict) -> tuple[float, float]:
+    src = tok.get("shapley") or tok.get("phi") or tok
+    return _num(src.get("video")) or 0.0, _num(src.get("audio")) or 0.0
+
+
+def token_modality(video: float, audio: float, weak: float) -> str:
+    """visual / audio by the larger positive Shapley value; weak evidence when neither passes `weak`."""
+    if max(video, audio) < weak:
+        return WEAK
+    return VISUAL if video >= audio else AUDIO
+
+
+def _reasoning_window(result: dict) -> tuple[int, int] | None:
+    """Character span of <think> content inside the completion text, when the text is known."""
+    text = prediction_of(result).get("text") or ""
+    if "<think>" not in text:
+        return None
+    start = text.index("<think>") + len("<think>")
+    end = text.find("</think>", start)
+    return start, end if end >= 0 else len(text)
+
+
+def reasoning_highlights(result: dict, weak: float | None = None) -> list[tuple[str, str | None]]:
+    """Reasoning tokens labelled by the modality that supports them; tokens of flagged claims are marked.
+
+    `weak` defaults to 10% of the largest per-token |phi|, so the colouring is relative within a clip.
+    Without token attributions the plain reasoning is returned unlabelled.
+    """
+    tokens = [t for t in result.get("tokens") or [] if isinstance(t, dict)]
+    if not tokens:
+        text = prediction_of(result).get("reasoning") or ""
+        return [(text, None)] if text else []
+    phis = [_token_phi(t) for t in tokens]
+    scale = max((max(abs(v), abs(a)) for v, a in phis), default=0.0)
+    thr = weak if weak is not None else 0.1 * scale
+    flagged = [(c.get("start"), c.get("end")) for c in result.get("claims") or [] if c.get("flag")]
+    window = _reasoning_window(result)
+    out: list[tuple[str, str | None]] = []
+    for tok, (v, a) in zip(tokens, phis, strict=True):
+        text = tok.get("text", tok.get("token", ""))
+        start = tok.get("start")
+        if window and start is not None and not (window[0] <= start < window[1]):
+            continue
+        label = token_modality(v, a, thr if scale > 0 else math.inf)
+        if start is not None and any(s is not None and s <= start < e for s, e in flagged):
+            label = FLAGGED
+        out.append((text, label))
+    return out
+
+
+def claim_label(claim: dict) -> str:
+    """'visual', 'audio + visual', ... plus the flag text when the claim is flagged."""
+    cites = " + ".join(_CITE_NAMES.get(c, c) for c in claim.get("cites") or []) or "no modality cited"
+    flag = claim.get("flag")
+    return f"⚑ {flag}" if flag else cites
+
+
+def claim_highlights(result: dict) -> list[tuple[str, str | None]]:
+    """Each claim of the reasoning as one span labelled with what it cites or why it is flagged."""
+    claims = result.get("claims") or []
+    return [(c.get("text", ""), claim_label(c)) for c in claims]
+
+
+def claims_color_map(result: dict) -> dict[str, str]:
+    """Colours for `claim_highlights` labels: flags red, otherwise by the first cited modality."""
+    cmap = {}
+    for c in result.get("claims") or []:
+        label = claim_label(c)
+        first = (c.get("cites") or ["none"])[0]
+        cmap[label] = COLOR_MAP[FLAGGED] if c.get("flag") else COLOR_MAP.get(_CITE_NAMES.get(first, ""), "#cccccc")
+    return cmap
+
+
+# ---------------------------------------------------------------- modality and gate
+def modality_figure(result: dict) -> go.Figure:
+    """Stacked bar of video vs audio share (|phi| / sum |phi|); an absent modality is marked unavailable."""
+    mod = result.get("modality") or {}
+    share, phi = mod.get("share") or {}, mod.get("shapley") or {}
+    present = prediction_of(result).get("modalities") or {}
+    fig = go.Figure()
+    for m in ("video", "audio"):
+        s = _num(share.get(m))
+        unavailable = present.get(m) is False or s is None
+        text = f"{m}: unavailable" if unavailable else f"{m} {s:.0%} (φ={_num(phi.get(m)) or 0:+.2f})"
+        fig.add_trace(go.Bar(y=["share"], x=[0 if unavailable else s], name=m, orientation="h", text=[text],
+                             textposition="inside", marker_color=MODALITY_COLORS[m]))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(range=[0, 1])
+    return _layout(fig, "Modality share (Shapley)", height=180)
+
+
+def gate_figure(gate: dict | None) -> go.Figure:
+    """The instruction gate's scene / body / face branch weights."""
+    gate = gate or {}
+    keys = ["scene", "body", "face"]
+    vals = [_num(gate.get(k)) or 0.0 for k in keys]
+    fig = go.Figure(go.Bar(x=vals, y=keys, orientation="h", marker_color=["#7fb3d5", "#76d7c4", "#f7dc6f"],
+                           text=[f"{v:.2f}" for v in vals], textposition="auto"))
+    fig.update_xaxes(range=[0, 1])
+    return _layout(fig, "Visual gate (scene / body / face)", height=180)
+
+
+# ---------------------------------------------------------------- temporal
+def frame_figure(frames: list[dict]) -> go.Figure:
+    """Per-frame attribution (drop in answer log-prob when that frame is occluded) over time."""
+    t = [_num(f.get("time_s")) or 0.0 for f in frames]
+    s = [_num(f.get("score")) or 0.0 for f in frames]
+    fig = go.Figure(go.Bar(x=t, y=s, marker_color=["#2a9d8f" if v >= 0 else "#e76f51" for v in s],
+                           hovertext=[f"frame {f.get('index')}" for f in frames]))
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="Δ log p")
+    return _layout(fig, "Frame attribution")
+
+
+def frame_gallery(thumbnails: Sequence[np.ndarray], frames: list[dict]) -> list[tuple[np.ndarray, str]]:
+    """Thumbnails captioned with time and score; missing scores are shown as '–'."""
+    items = []
+    for i, img in enumerate(thumbnails):
+        f = frames[i] if i < len(frames) else {}
+        score = _num(f.get("score"))
+        t = _num(f.get("time_s"))
+        when = f"t={t:.1f}s" if t is not None else f"frame {i}"
+        items.append((img, f"{when}  Δ={score:+.2f}" if score is not None else f"{when}  –"))
+    return items
+
+
+def envelope(audio: np.ndarray, sr: int, points: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times, min, max) of the waveform in `points` buckets: enough to draw, small to send."""
+    n = len(audio)
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    step = max(1, math.ceil(n / points))
+    pad = (-n) % step
+    a = np.pad(audio.astype(np.float32), (0, pad)).reshape(-1, step)
+    times = np.arange(a.shape[0]) * step / sr
+    return times, a.min(axis=1), a.max(axis=1)
+
+
+def audio_figure(audio: np.ndarray | None, sr: int, segments: list[dict]) -> go.Figure:
+    """Waveform envelope with each window shaded by its attribution (green helps, red hurts)."""
+    fig = go.Figure()
+    if audio is not None and len(audio):
+        t, lo, hi = envelope(audio, sr)
+        fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                                 line=dict(color="#555", width=0.5), name="waveform", hoverinfo="skip"))
+    scores = [_num(s.get("score")) or 0.0 for s in segments]
+    scale = max((abs(v) for v in scores), default=0.0) or 1.0
+    for seg, v in zip(segments, scores, strict=True):
+        color = f"rgba(42,157,143,{0.15 + 0.6 * v / scale:.2f})" if v >= 0 else \
+            f"rgba(231,111,81,{0.15 + 0.6 * -v / scale:.2f})"
+        fig.add_vrect(x0=seg.get("start_s", 0), x1=seg.get("end_s", 0), fillcolor=color, line_width=0, layer="below")
+    fig.add_trace(go.Scatter(x=[(s.get("start_s", 0) + s.get("end_s", 0)) / 2 for s in segments], y=scores,
+                             mode="markers+lines", name="Δ log p", yaxis="y2", marker_color="#264653"))
+    fig.update_layout(yaxis=dict(title="amplitude"), yaxis2=dict(title="Δ log p", overlaying="y", side="right"),
+                      showlegend=False)
+    fig.update_xaxes(title="time (s)")
+    title = "Audio attribution" if audio is not None and len(audio) else "Audio attribution (no audio track)"
+    return _layout(fig, title)
+
+
+# ---------------------------------------------------------------- library
+def library_row(rel: str, duration_s: float | None, true_label: str | None, result: dict | None) -> dict:
+    """One table row from a stored predict result (None = not run yet)."""
+    pred = prediction_of(result or {})
+    error = (result or {}).get("error")
+    label = pred.get("label") if result and not error else None
+    conf = confidence(pred) if result and not error else None
+    flags = error or "; ".join(pred.get("notices") or [])
+    return {
+        "file": rel,
+        "duration_s": round(duration_s, 2) if duration_s is not None else None,
+        "true label": true_label or "",
+        "predicted": ("error" if error else (label or pred.get("answer") or "outside set")) if result else "",
+        "correct": ("✓" if label == true_label else "✗") if result and not error and true_label else "",
+        "confidence": round(conf, 3) if conf is not None else None,
+        "flags": flags,
+    }
+
+
+def library_table(rows: list[dict], label: str = "all", predicted: str = "all", correct: str = "all",
+                  search: str = "") -> pd.DataFrame:
+    """Filtered table of library rows (filters: true label, predicted label, ✓/✗/not run, file substring)."""
+    keep = []
+    for r in rows:
+        if label != "all" and r["true label"] != label:
+            continue
+        if predicted != "all" and r["predicted"] != predicted:
+            continue
+        if correct == "correct" and r["correct"] != "✓" or correct == "wrong" and r["correct"] != "✗":
+            continue
+        if correct == "not run" and r["predicted"]:
+            continue
+        if search and search.lower() not in r["file"].lower():
+            continue
+        keep.append(r)
+    return pd.DataFrame(keep, columns=LIBRARY_COLUMNS)
+
+
+def metrics_markdown(scores: dict[str, dict[str, float]], n_done: int, n_total: int) -> str:
+    """WAR/UAR per dataset as a markdown table, plus progress."""
+    lines = [f"**{n_done} / {n_total} clips scored**", "", "| dataset | WAR | UAR | n |", "|---|---|---|---|"]
+    for name, s in scores.items():
+        lines.append(f"| {name} | {s['WAR']:.3f} | {s['UAR']:.3f} | {s['n']} |")
+    return "\n".join(lines) if scores else lines[0]
+
+
+def confusion_figure(rows: list[str], cols: list[str], matrix: list[list[int]]) -> go.Figure:
+    """Confusion heatmap: rows true, columns predicted, counts annotated."""
+    fig = go.Figure(go.Heatmap(z=matrix, x=cols, y=rows, colorscale="Blues", text=matrix, texttemplate="%{text}",
+                               showscale=False))
+    fig.update_xaxes(title="predicted")
+    fig.update_yaxes(title="true", autorange="reversed")
+    return _layout(fig, "Confusion matrix", height=360)
+
+
+def compare_table(rels: list[str], truth: list[str | None], a: list[dict | None], b: list[dict | None]) -> pd.DataFrame:
+    """Clips where checkpoints A and B disagree (both run): file, truth, A, B."""
+    out = []
+    for rel, t, ra, rb in zip(rels, truth, a, b, strict=True):
+        if not ra or not rb or ra.get("error") or rb.get("error"):
+            continue
+        la, lb = prediction_of(ra).get("label"), prediction_of(rb).get("label")
+        if la != lb:
+            out.append({"file": rel, "true label": t or "", "A": la or "outside set", "B": lb or "outside set"})
+    return pd.DataFrame(out, columns=["file", "true label", "A", "B"])
+
+
+# ---------------------------------------------------------------- live
+def timeline_figure(history: list[dict]) -> go.Figure:
+    """Predicted emotion, confidence and video share over wall-clock seconds since the stream started."""
+    t = [h["t"] for h in history]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=[h.get("confidence") or 0 for h in history], mode="lines+markers+text",
+                             text=[h.get("label") or "?" for h in history], textposition="top center",
+                             name="confidence"))
+    fig.add_trace(go.Scatter(x=t, y=[h.get("video_share") for h in history], mode="lines", name="video share",
+                             line=dict(color=MODALITY_COLORS["video"], dash="dot")))
+    fig.add_trace(go.Scatter(x=t, y=[h.get("audio_share") for h in history], mode="lines", name="audio share",
+                             line=dict(color=MODALITY_COLORS["audio"], dash="dot")))
+    fig.update_yaxes(range=[0, 1.1])
+    fig.update_xaxes(title="time (s)")
+    return _layout(fig, "Live timeline", height=300)
