@@ -23,10 +23,10 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -227,7 +227,9 @@ def _log_mel_tensor(waves: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def log_mel_batch(audios: Sequence, num_samples: int = NUM_SAMPLES, device: str | torch.device = "cpu") -> torch.Tensor:
+def log_mel_batch(
+    audios: Sequence, num_samples: int = NUM_SAMPLES, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """Whisper features for many waveforms: each right-padded with zeros / truncated to num_samples.
 
     Returns float32 (B, 128, num_samples // 160). Computed in chunks of 16 so memory stays bounded.

@@ -183,6 +183,8 @@ def make_good_clip(name: str, directory: str | os.PathLike, filename: str | None
     seconds = kw.get("seconds", DEFAULT_SECONDS)
     fps = kw.get("fps", DEFAULT_FPS)
     n = kw.get("n_frames") or max(1, int(round(seconds * fps)))
+    if not kw.get("audio", True):  # video only: the clip lasts as long as its frames
+        seconds = n / fps
     return GoodClip(name, path, has_video=video, has_audio=kw.get("audio", True),
                     n_frames=n if video else 0, fps=fps, seconds=seconds)
 
