@@ -40,6 +40,7 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
                 audit_tab.build()
         if settings.library_path:
             demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"])
+    demo.r1omni_backend = backend  # for tests and scripts that drive handlers directly
     return demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=4)
 
 

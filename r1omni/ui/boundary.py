@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import typing
 import uuid
 from collections.abc import Callable, Iterable
 
@@ -64,8 +65,22 @@ def warn(lines: Iterable[str]) -> None:
 
 
 def bind(fn: Callable, *bound) -> Callable:
-    """`fn` with its leading arguments (the shared backend) fixed, keeping a name gradio can show."""
-    part = functools.partial(fn, *bound)
-    part.__name__ = fn.__name__  # type: ignore[attr-defined]
-    part.__doc__ = fn.__doc__
-    return part
+    """`fn` with its leading arguments (the shared backend) fixed, as a real function whose signature and
+    resolved type hints gradio can read (it finds gr.SelectData / gr.Progress parameters through them)."""
+    if inspect.isgeneratorfunction(fn):
+
+        def bound_fn(*args, **kwargs):
+            yield from fn(*bound, *args, **kwargs)
+    else:
+
+        def bound_fn(*args, **kwargs):
+            return fn(*bound, *args, **kwargs)
+
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())[len(bound):]
+    hints = typing.get_type_hints(fn)
+    bound_fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    bound_fn.__annotations__ = {p.name: hints[p.name] for p in params if p.name in hints}
+    bound_fn.__name__ = bound_fn.__qualname__ = fn.__name__
+    bound_fn.__doc__ = fn.__doc__
+    return bound_fn

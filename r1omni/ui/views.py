@@ -75,9 +75,10 @@ def notices(result: dict, label_set: Sequence[str] | None = None) -> list[str]:
         out.append("no audio track: the audio modality is absent")
     if mods.get("video") is False:
         out.append("no video track: the video modality is absent")
+    masked = (result.get("modality") or {}).get("masked") or []
     for m in ("video", "audio"):
-        if (result.get("masked") or {}).get(m):
-            out.append(f"{m} was masked for this run")
+        if m in masked and mods.get(m) is not False:
+            out.append(f"{m} was masked (replaced by its neutral baseline) for this run")
     if pred.get("label") is None and pred.get("answer"):
         out.append(f"answer '{pred['answer']}' is outside the label set")
     seen: set[str] = set()
@@ -167,7 +168,8 @@ def modality_figure(result: dict) -> go.Figure:
     fig = go.Figure()
     for m in ("video", "audio"):
         s = _num(share.get(m))
-        unavailable = present.get(m) is False or s is None
+        off = m in (mod.get("absent") or []) or m in (mod.get("masked") or [])
+        unavailable = present.get(m) is False or off or s is None
         text = f"{m}: unavailable" if unavailable else f"{m} {s:.0%} (φ={_num(phi.get(m)) or 0:+.2f})"
         fig.add_trace(go.Bar(y=["share"], x=[0 if unavailable else s], name=m, orientation="h", text=[text],
                              textposition="inside", marker_color=MODALITY_COLORS[m]))

@@ -1,0 +1,92 @@
+"""The running app on a tiny checkpoint: gradio_client round trips, bad uploads, library handlers, flags."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from gradio_client import Client, handle_file
+
+from r1omni.explain import schema_errors
+from r1omni.prompts import DFEW
+from tests.ui.app_fixtures import EXAMPLES
+
+EXPLAIN_ARGS = ("dfew", "greedy", 16, "fast")
+
+
+@pytest.fixture(scope="module")
+def client(running_app):
+    return Client(running_app[0], verbose=False)
+
+
+def test_explain_endpoint_returns_the_explain_json(client):
+    out = client.predict(handle_file(str(EXAMPLES / "synth_00002.mp4")), *EXPLAIN_ARGS, api_name="/explain")
+    raw = out[-1]
+    assert schema_errors(raw) == []
+    assert set(raw["prediction"]["probs"]) == set(DFEW)
+    assert raw["prediction"]["checkpoint"]  # every output names its checkpoint
+    assert "checkpoint:" in out[0]
+    plot = json.loads(out[1]["plot"])  # the class distribution bar
+    assert list(plot["data"][0]["x"]) == list(DFEW)
+
+
+def test_bad_uploads_give_one_line_errors_and_the_app_keeps_serving(client, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 20)
+    for bad in (empty, text):
+        with pytest.raises(Exception) as e:
+            client.predict(handle_file(str(bad)), *EXPLAIN_ARGS, api_name="/explain")
+        msg = str(e.value)
+        assert "\n" not in msg.strip() and "internal error" not in msg, msg
+    huge = tmp_path / "huge.mp4"
+    huge.write_bytes(b"\0" * (6 * 1024 * 1024))  # over the 5 MB cap of the fixture
+    with pytest.raises(Exception):
+        client.predict(handle_file(str(huge)), *EXPLAIN_ARGS, api_name="/explain")
+    out = client.predict(handle_file(str(EXAMPLES / "synth_00000.mp4")), *EXPLAIN_ARGS, api_name="/explain")
+    assert schema_errors(out[-1]) == []
+
+
+def test_library_batch_stores_results_and_reopen_shows_them(running_app):
+    from r1omni.ui import library_tab
+
+    _, settings, demo = running_app
+    backend = demo.r1omni_backend
+    state, table, metrics, _, _ = library_tab.open_clips(backend, settings.library_path, "dfew")
+    assert len(table) == 3 and set(table["predicted"]) <= {""} | set(DFEW) | {"outside set", "error"}
+    steps = list(library_tab.run_batch(backend, state, "dfew", 16))
+    table, metrics, _ = steps[-1]
+    assert "3 / 3 clips scored" in metrics and (table["predicted"] != "").all()
+    con = sqlite3.connect(settings.db)
+    assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 3
+    con.close()
+    state, table2, metrics2, _, _ = library_tab.open_clips(backend, settings.library_path, "dfew")
+    assert metrics2 == metrics and list(table2["predicted"]) == list(table["predicted"])
+    assert list(library_tab.run_batch(backend, state, "dfew", 16))[-1][1] == metrics  # nothing left to run
+
+
+def test_library_refuses_paths_outside_its_root(running_app):
+    import gradio as gr
+
+    from r1omni.ui import library_tab
+
+    backend = running_app[2].r1omni_backend
+    with pytest.raises(gr.Error, match="outside the library root"):
+        library_tab.open_clips(backend, "../..", "dfew")
+
+
+def test_flags_and_auth_file(tmp_path):
+    import app as app_module
+
+    from r1omni.errors import UsageError
+
+    s = app_module.parse_args([])
+    assert (s.host, s.port, s.auth) == ("127.0.0.1", 7860, None)
+    auth = tmp_path / "users.txt"
+    auth.write_text("# annotators\nann:secret\n\nbob:pa:ss\n")
+    assert app_module.read_auth_file(auth) == [("ann", "secret"), ("bob", "pa:ss")]
+    auth.write_text("nocolon\n")
+    with pytest.raises(UsageError, match="line 1"):
+        app_module.read_auth_file(auth)
