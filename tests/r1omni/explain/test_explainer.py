@@ -1,0 +1,121 @@
+"""explain() on a tiny random-weight pipeline: JSON shape, Shapley identities on real forwards, absent and
+masked modalities, audio windows over the real audio only, errors per clip."""
+
+import json
+
+import pytest
+import torch
+
+from r1omni.errors import UsageError
+from r1omni.explain import EXPLAIN_KEYS, explain, schema_errors
+from r1omni.explain.result import Explanation
+
+TEXT = ("<think>The brows pull down into a hard frown. The voice is loud and harsh. So the emotion is angry."
+        "</think><answer>angry</answer>")
+
+
+def _one(pipe, clip, **kw) -> dict:
+    (res,) = explain(pipe, [clip], completions=[kw.pop("text", TEXT)], **kw)
+    assert isinstance(res, Explanation), res
+    return res.to_dict()
+
+
+def test_json_schema_and_types(tiny_pipe, make_clip):
+    d = _one(tiny_pipe, make_clip())
+    assert schema_errors(d) == [] and list(d) == list(EXPLAIN_KEYS)
+    json.dumps(d)  # JSON-ready
+    assert len(d["frames"]) == 8 and [f["index"] for f in d["frames"]] == list(range(8))
+    assert d["gate"] is not None and sum(d["gate"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert "".join(t["text"] for t in d["tokens"]) == TEXT
+    assert [c["cites"] for c in d["claims"]] == [["video"], ["audio"], []]
+    for c in d["claims"]:
+        assert TEXT[c["start"] : c["end"]] == c["text"]
+    assert d["prediction"]["label"] == "angry" and set(d["prediction"]["probs"]) >= {"angry", "happy"}
+    assert d["params"]["mode"] == "full" and d["modality"]["target"] == "answer"
+
+
+def test_efficiency_on_real_forwards(tiny_pipe, make_clip):
+    d = _one(tiny_pipe, make_clip())
+    for name, t in d["modality"]["targets"].items():
+        c, phi = t["coalitions"], t["shapley"]
+        assert phi["video"] + phi["audio"] == pytest.approx(c["both"] - c["none"], abs=2e-4), name
+        if any(phi.values()):
+            assert t["share"]["video"] + t["share"]["audio"] == pytest.approx(1.0, abs=1e-3)
+    # Token values add up to the completion's (Shapley is linear in the value).
+    total = {m: sum(tok["shapley"][m] for tok in d["tokens"]) for m in ("video", "audio")}
+    for m in total:
+        assert total[m] == pytest.approx(d["modality"]["targets"]["completion"]["shapley"][m], abs=1e-3)
+    # And the claim supports are the sums over their tokens.
+    claim = d["claims"][0]
+    inside = [t for t in d["tokens"] if t["start"] < claim["end"] and t["end"] > claim["start"]]
+    assert claim["support"]["shapley"]["video"] == pytest.approx(sum(t["shapley"]["video"] for t in inside), abs=1e-3)
+
+
+def test_masking_changes_the_model_input(tiny_pipe, make_clip):
+    media = tiny_pipe.encode(make_clip())
+    grey = tiny_pipe.mask(media, video=True)
+    silent = tiny_pipe.mask(media, audio=True)
+    assert not torch.equal(grey.pixel_values_videos, media.pixel_values_videos)
+    assert torch.equal(grey.input_features, media.input_features)
+    assert not torch.equal(silent.input_features, media.input_features)
+    occluded = tiny_pipe.occlude_frames(media, [3])
+    changed = (occluded.pixel_values_videos != media.pixel_values_videos).flatten(1).any(1)
+    assert changed.tolist() == [i == 3 for i in range(8)]
+    d = _one(tiny_pipe, make_clip())
+    c = d["modality"]["targets"]["completion"]["coalitions"]
+    assert len({c["none"], c["video"], c["audio"], c["both"]}) == 4  # every coalition saw a different input
+
+
+def test_audio_windows_cover_only_the_real_audio(tiny_pipe, make_clip):
+    window_s = tiny_pipe.audio_num_samples / 16000  # the model hears this much at most
+    short = _one(tiny_pipe, make_clip(audio_s=0.7), audio_window_s=0.25)
+    assert short["audio_segments"][-1]["end_s"] == pytest.approx(0.7)
+    assert [s["start_s"] for s in short["audio_segments"]] == [0.0, 0.25, 0.5]
+    long = _one(tiny_pipe, make_clip(audio_s=window_s + 3.0))
+    assert long["audio_segments"][-1]["end_s"] == pytest.approx(window_s)
+
+
+@pytest.mark.parametrize("missing", ["video", "audio"])
+def test_missing_track_is_reported_absent(tiny_pipe, make_clip, missing):
+    d = _one(tiny_pipe, make_clip(video=missing != "video", audio=missing != "audio"))
+    present = "audio" if missing == "video" else "video"
+    mod = d["modality"]
+    assert mod["absent"] == [missing] and mod["players"] == [present]
+    for t in mod["targets"].values():
+        assert t["shapley"][missing] == 0 and t["share"][missing] == 0
+        assert t["shapley"][present] == pytest.approx(t["coalitions"]["both"] - t["coalitions"]["none"], abs=2e-4)
+    assert any(f"no {missing} track" in n for n in d["notices"])
+    assert (d["frames"] if missing == "video" else d["audio_segments"]) == []
+    cited = [c for c in d["claims"] if c["cites"] == [missing]]
+    assert cited and all(c["flag"] == "cites absent modality" for c in cited)
+
+
+def test_masked_input_is_reported_masked(tiny_pipe, make_clip):
+    media = tiny_pipe.mask(tiny_pipe.encode(make_clip()), audio=True)
+    d = _one(tiny_pipe, media, mode="fast")
+    assert d["modality"]["masked"] == ["audio"] and d["modality"]["share"]["audio"] == 0
+    assert d["frames"] == [] and d["audio_segments"] == []  # fast mode: no occlusion
+    assert [c["flag"] for c in d["claims"] if c["cites"] == ["audio"]] == ["cites masked modality"]
+
+
+def test_generated_completion_matches_predict(tiny_pipe, make_clip):
+    clips = [make_clip(seed=1), make_clip(seed=2)]
+    preds = tiny_pipe.predict(clips, max_new_tokens=6)
+    exps = explain(tiny_pipe, clips, mode="fast", max_new_tokens=6)
+    for p, e in zip(preds, exps, strict=True):
+        assert e.prediction["text"] == p.text and e.prediction["probs"] == p.probs
+        assert len(e.tokens) == len(p.completion_ids)
+
+
+def test_bad_clip_yields_error_and_others_go_on(tiny_pipe, make_clip, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    res = explain(tiny_pipe, [str(bad), make_clip()], mode="fast", completions=[TEXT, TEXT])
+    assert set(res[0].to_dict()) == {"clip", "error"} and isinstance(res[1], Explanation)
+
+
+def test_bad_arguments(tiny_pipe, make_clip):
+    with pytest.raises(UsageError, match="mode"):
+        explain(tiny_pipe, [make_clip()], mode="slow")
+    with pytest.raises(UsageError, match="label set"):
+        explain(tiny_pipe, [make_clip()], label_set="nope")
