@@ -46,6 +46,7 @@ __all__ = [
     "silence_features",
     "mel_filters",
     "MAX_CLIP_BYTES",
+    "MAX_FRAME_PIXELS",
     "SAMPLE_RATE",
     "N_FFT",
     "HOP_LENGTH",
@@ -63,6 +64,7 @@ N_MELS = 128
 NUM_SAMPLES = 480000  # 30 s at 16 kHz -> 3000 feature frames
 PAD_COLOR = (127, 127, 127)  # expand2square background; also the video-mask baseline
 MAX_CLIP_BYTES = 512 * 1024 * 1024
+MAX_FRAME_PIXELS = 4096 * 4096  # larger frames are scaled down while decoding (8 RGB frames <= 400 MB)
 NOTICE_NO_VIDEO = "no video track: video masked"
 NOTICE_NO_AUDIO = "no audio track: audio masked (silence)"
 _LOG_MEL_CHUNK = 16  # windows per STFT call in log_mel_batch (bounds peak memory, ~80 MB at 30 s)
@@ -310,6 +312,8 @@ class _Probe:
     audio: bool = False
     other_streams: tuple[str, ...] = ()
     container_duration_s: float = 0.0
+    width: int = 0
+    height: int = 0
 
 
 def _is_real_video(stream) -> bool:
@@ -328,7 +332,11 @@ def _probe(path: str) -> _Probe:
             audio = any(s.type == "audio" for s in container.streams)
             dur = container.duration / 1e6 if container.duration else 0.0
             other = tuple(k for k in kinds if k not in ("video", "audio"))
-            return _Probe(True, video=video, audio=audio, other_streams=other, container_duration_s=dur)
+            vs = [s for s in container.streams.video if _is_real_video(s)]
+            width = int(vs[0].codec_context.width or 0) if vs else 0
+            height = int(vs[0].codec_context.height or 0) if vs else 0
+            return _Probe(True, video=video, audio=audio, other_streams=other, container_duration_s=dur,
+                          width=width, height=height)
     except Exception as err:  # av.error.* (InvalidDataError, ...), OSError
         return _Probe(False, error=_short(err))
 
@@ -344,11 +352,22 @@ class _Video:
     decoder: str
 
 
-def _video_decord(path: str, num_frames: int) -> _Video:
+def _decode_size(width: int, height: int) -> tuple[int, int] | None:
+    """None when frames are decoded at their own size, else the smaller (even) size to decode them at."""
+    if width <= 0 or height <= 0 or width * height <= MAX_FRAME_PIXELS:
+        return None
+    scale = math.sqrt(MAX_FRAME_PIXELS / (width * height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _video_decord(path: str, num_frames: int, size: tuple[int, int] | None = None) -> _Video:
     import decord
 
     with _native_stderr_captured():
-        vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        if size is None:
+            vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        else:
+            vr = decord.VideoReader(path, ctx=decord.cpu(0), width=size[0], height=size[1], num_threads=1)
         n = len(vr)
         if n < 1:
             raise RuntimeError("no frames")
@@ -364,7 +383,7 @@ def _video_decord(path: str, num_frames: int) -> _Video:
     return _Video(frames, indices, times, n, fps, end, "decord")
 
 
-def _video_pyav(path: str, num_frames: int) -> _Video | None:
+def _video_pyav(path: str, num_frames: int, size: tuple[int, int] | None = None) -> _Video | None:
     """Sequential decode; only the sampled frames are converted to RGB. None if no frame decodes.
 
     The first pass trusts the frame count the container declares (if any); when the decode disagrees,
@@ -396,6 +415,8 @@ def _video_pyav(path: str, num_frames: int) -> _Video | None:
                     step = (frame.duration * tb) if (frame.duration and tb) else (1.0 / fps if fps else 0.0)
                     last_end = max(last_end, t + step)
                     if count in wanted:
+                        if size is not None:
+                            frame = frame.reformat(width=size[0], height=size[1])
                         got[count] = (frame.to_ndarray(format="rgb24"), t)
                     count += 1
             except av.error.FFmpegError as err:  # damaged stream: keep what decoded
@@ -501,15 +522,16 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
 
     video: _Video | None = None
     video_err = ""
+    size = _decode_size(probe.width, probe.height)
     if want_video:
         try:
-            video = _video_decord(spath, num_frames)
+            video = _video_decord(spath, num_frames, size)
         except Exception as err:  # decord raises DECORDError / RuntimeError with multi-line C++ text
             video_err = _short(err)
             logger.debug("decord could not read video of %s: %s", spath, video_err)
         if video is None and probe.ok:
             try:
-                video = _video_pyav(spath, num_frames)
+                video = _video_pyav(spath, num_frames, size)
             except Exception as err:
                 video_err = _short(err)
                 logger.debug("pyav could not read video of %s: %s", spath, video_err)
@@ -555,6 +577,8 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
             parts.append("there is no audio track")
         raise MediaError(f"cannot read clip '{shown}': " + " and ".join(parts))
 
+    if has_video and size is not None:
+        notices.append(f"very large frames ({probe.width}x{probe.height}) scaled to {size[0]}x{size[1]} when decoded")
     if not has_video:
         notices.append(NOTICE_NO_VIDEO if not probe.video else "video track could not be decoded: video masked")
     if not has_audio:

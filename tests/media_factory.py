@@ -29,6 +29,7 @@ __all__ = [
     "stereo_tone",
     "write_wav",
     "make_av_clip",
+    "make_mp3_with_cover",
     "GoodClip",
     "GOOD_CLIPS",
     "make_good_clip",
@@ -136,6 +137,22 @@ def make_av_clip(path: str | os.PathLike, *, video: bool = True, audio: bool = T
         for f in tmp.iterdir():
             f.unlink()
         tmp.rmdir()
+    return path
+
+
+def make_mp3_with_cover(path: str | os.PathLike, seconds: float = 1.0) -> Path:
+    """An MP3 with an embedded PNG cover picture (a video stream flagged attached_pic, not real video)."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_wav = write_wav(path.parent / f".{path.stem}.wav", stereo_tone(seconds))
+    tmp_png = path.parent / f".{path.stem}.png"
+    make_av_clip(tmp_png, vcodec="png", audio=False, n_frames=1, extra=("-frames:v", "1"))
+    try:
+        run_ffmpeg("-i", tmp_wav, "-i", tmp_png, "-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame",
+                   "-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3", path)
+    finally:
+        tmp_wav.unlink()
+        tmp_png.unlink()
     return path
 
 

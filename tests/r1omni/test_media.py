@@ -338,3 +338,21 @@ def test_real_clip_decodes(path, row, capfd):
     else:
         assert media.NOTICE_NO_AUDIO in clip.notices
     assert capfd.readouterr().err == ""
+
+
+def test_very_large_frames_are_scaled_down_while_decoding(good, monkeypatch):
+    monkeypatch.setattr(media, "MAX_FRAME_PIXELS", 32 * 24)  # the 64x48 test clips count as "very large"
+    for name, decoder in [("mp4_h264_aac", "decord"), ("gif_animated", "pyav")]:
+        clip = media.decode_clip(good[name].path)
+        assert clip.decoders["video"] == decoder
+        assert clip.frames.shape == (8, 24, 32, 3)
+        assert any("scaled to 32x24 when decoded" in n for n in clip.notices)
+        levels = clip.frames.reshape(8, -1).mean(axis=1)
+        assert np.allclose(levels, [mf.frame_level(i) for i in clip.frame_indices], atol=6)
+
+
+def test_mp3_cover_art_is_not_video(tmp_path):
+    path = mf.make_mp3_with_cover(tmp_path / "song with cover.mp3")
+    clip = media.decode_clip(path)
+    assert not clip.has_video and clip.has_audio
+    assert clip.notices == [media.NOTICE_NO_VIDEO]
