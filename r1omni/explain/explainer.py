@@ -21,7 +21,7 @@ import torch
 from r1omni.audit.claims import answer_span, extract_claims, think_span
 from r1omni.errors import R1OmniError, UsageError
 from r1omni.explain import flags as flag_lib
-from r1omni.explain import shapley, temporal
+from r1omni.explain import scoring, shapley, temporal
 from r1omni.explain.result import Explanation
 from r1omni.explain.tokens import token_offsets, tokens_in
 from r1omni.prompts import label_set as get_label_set
@@ -145,7 +145,8 @@ def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_
     flat_media, flat_ids = [], []
     for job in jobs:
         _plan(pipe, job, params, flat_media, flat_ids)
-    logps = pipe.token_logprobs(flat_media, flat_ids, params.question, batch_size=params.forward_batch_size) if jobs else []
+    logps = (scoring.token_logprobs(pipe, flat_media, flat_ids, params.question, batch_size=params.forward_batch_size)
+             if jobs else [])
     t_tf = time.perf_counter()
     n = max(1, len(jobs))
     shared = {"encode": (t_enc - t_start) * 1000 / n, "predict": (t_pred - t_enc) * 1000 / n,

@@ -119,3 +119,17 @@ def test_bad_arguments(tiny_pipe, make_clip):
         explain(tiny_pipe, [make_clip()], mode="slow")
     with pytest.raises(UsageError, match="label set"):
         explain(tiny_pipe, [make_clip()], label_set="nope")
+
+
+def test_cached_scoring_equals_the_plain_forward(tiny_pipe, make_clip):
+    from r1omni.explain import scoring, temporal
+
+    m = tiny_pipe.encode(make_clip())
+    frames, audio = temporal.occlusion_variants(tiny_pipe, m, temporal.audio_windows(m.audio_duration_s))
+    variants = [m, tiny_pipe.mask(m, video=True), tiny_pipe.mask(m, audio=True), *frames[:3], *audio[:2]]
+    ids = [tiny_pipe.completion_ids(TEXT)] * len(variants)
+    ids[1] = ids[1][:9]  # ragged lengths too
+    plain = tiny_pipe.token_logprobs(variants, ids, batch_size=4)
+    cached = scoring.token_logprobs(tiny_pipe, variants, ids, batch_size=3)
+    for a, b in zip(plain, cached, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
