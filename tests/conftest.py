@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny random checkpoint written to disk once per session, its pipeline, real clips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_CLIPS = ROOT.parent / "shared" / "data" / "real-clips"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny-preset checkpoint folder (random weights, own tokenizers) in the real layout."""
+    from r1omni.checkpoint import init_checkpoint
+
+    out = tmp_path_factory.mktemp("ckpt") / "tiny"
+    init_checkpoint("tiny", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_checkpoint):
+    from r1omni.inference import Pipeline
+
+    return Pipeline.load(tiny_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def real_clips() -> list[Path]:
+    """The licensed real recordings beside the repo; the tests using them skip when ../shared is absent."""
+    if not REAL_CLIPS.is_dir():
+        pytest.skip("../shared/data/real-clips is not present")
+    return sorted(p for p in REAL_CLIPS.rglob("*") if p.suffix.lower() in {".mp4", ".flv", ".mp3"})

@@ -1,0 +1,93 @@
+"""The pipeline on the tiny random checkpoint: batching, teacher forcing, class distribution, masking."""
+
+import math
+
+import pytest
+import torch
+
+from r1omni.inference import ClipError, Prediction
+from tests.media_factory import make_good_clip
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    return [make_good_clip(n, d).path for n in ("mp4_h264_aac", "mp4_no_audio", "wav_pcm_stereo")]
+
+
+def test_batched_predictions_equal_one_by_one(tiny_pipeline, clips):
+    batched = tiny_pipeline.predict(clips, max_new_tokens=12, batch_size=3)
+    single = [tiny_pipeline.predict([c], max_new_tokens=12, batch_size=1)[0] for c in clips]
+    for b, s in zip(batched, single, strict=True):
+        assert isinstance(b, Prediction)
+        assert b.completion_ids == s.completion_ids
+        for lab in b.probs:
+            assert b.probs[lab] == pytest.approx(s.probs[lab], abs=1e-4)
+
+
+def test_prediction_json_contract(tiny_pipeline, clips):
+    d = tiny_pipeline.predict(clips[:1], max_new_tokens=4)[0].to_dict()
+    for key in ("clip", "checkpoint", "label", "answer", "reasoning", "probs", "modalities", "notices", "timings_ms"):
+        assert key in d
+    assert math.isclose(sum(d["probs"].values()), 1.0, abs_tol=1e-3)
+    assert list(d["probs"]) == ["happy", "surprise", "neutral", "angry", "disgust", "sad", "fear"]
+    assert d["modalities"] == {"video": True, "audio": True}
+
+
+def test_absent_modalities_are_reported(tiny_pipeline, clips):
+    no_audio, audio_only = tiny_pipeline.predict(clips[1:], max_new_tokens=2)
+    assert no_audio.modalities == {"video": True, "audio": False}
+    assert any("no audio track" in n for n in no_audio.notices)
+    assert audio_only.modalities == {"video": False, "audio": True}
+    assert any("no video track" in n for n in audio_only.notices)
+
+
+def test_bad_clip_does_not_stop_the_batch(tiny_pipeline, clips, tmp_path):
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    out = tiny_pipeline.predict([clips[0], bad, clips[2]], max_new_tokens=2)
+    assert isinstance(out[0], Prediction) and isinstance(out[2], Prediction)
+    assert isinstance(out[1], ClipError) and "\n" not in out[1].error
+
+
+def test_token_logprobs_match_a_plain_forward(tiny_pipeline, clips):
+    m = tiny_pipeline.encode(clips[0])
+    completions = [tiny_pipeline.completion_ids("<think>the face smiles.</think><answer>happy</answer>"), [5, 6]]
+    got = tiny_pipeline.token_logprobs([m, m], completions)
+    # reference: a full forward over one unpadded sequence
+    seq = tiny_pipeline.prompt_ids() + completions[0]
+    batch = tiny_pipeline.collate([m], [seq])
+    with torch.no_grad():
+        logits = tiny_pipeline.model(**batch).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    n = len(completions[0])
+    want = logp[-n - 1 : -1].gather(-1, torch.tensor(completions[0])[:, None])[:, 0]
+    assert torch.allclose(got[0], want, atol=1e-4)
+    assert got[1].shape == (2,)
+
+
+def test_masking_changes_inputs_and_scores(tiny_pipeline, clips):
+    m = tiny_pipeline.encode(clips[0])
+    mv = tiny_pipeline.mask(m, video=True)
+    ma = tiny_pipeline.mask(m, audio=True)
+    assert not torch.equal(m.pixel_values_videos, mv.pixel_values_videos) and mv.video_masked
+    assert torch.equal(m.input_features, mv.input_features)
+    assert torch.all(ma.input_features == -1.5) and ma.audio_masked
+    comp = [tiny_pipeline.completion_ids("<think>x</think><answer>sad</answer>")] * 3
+    full, nov, noa = tiny_pipeline.token_logprobs([m, mv, ma], comp)
+    assert not torch.allclose(full, nov) and not torch.allclose(full, noa)
+
+
+def test_occlusion_and_silence_are_local(tiny_pipeline, clips):
+    m = tiny_pipeline.encode(clips[0])
+    o = tiny_pipeline.occlude_frames(m, [3])
+    changed = [i for i in range(m.pixel_values_videos.shape[0])
+               if not torch.equal(m.pixel_values_videos[i], o.pixel_values_videos[i])]
+    assert changed == [3]
+    s = tiny_pipeline.silence_audio(m, 0.0, 0.5).input_features
+    # Whisper's log-mel is normalised by the clip's maximum, so every frame may shift a little; the
+    # silenced window itself must sit at the floor (one constant value), the rest must not.
+    floor = s[:, :45]
+    assert torch.all(floor == floor.min())
+    assert s[:, 60:].std() > 0.01
+    assert not torch.equal(m.input_features[:, :45], floor)
