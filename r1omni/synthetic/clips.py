@@ -27,8 +27,8 @@ import av
 import numpy as np
 
 from r1omni.errors import UsageError
-from r1omni.synthetic.face import FACE_ATTRS, FACE_TARGETS, FPS, FRAME_SIZE, NEUTRAL_FACE, render_frames
-from r1omni.synthetic.voice import NEUTRAL_VOICE, SAMPLE_RATE, VOICE_ATTRS, VOICE_TARGETS, render_voice
+from r1omni.synthetic.face import FACE_TARGETS, FPS, FRAME_SIZE, NEUTRAL_FACE, render_frames
+from r1omni.synthetic.voice import NEUTRAL_VOICE, SAMPLE_RATE, VOICE_TARGETS, render_voice
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,10 @@ def generate_clips(
         for job in jobs:
             _write_job(job)
     else:
-        ctx = multiprocessing.get_context("spawn")
+        # fork: a spawned child would re-import `r1omni` (torch, transformers: ~10 s each); the children only
+        # run numpy/cv2/PyAV on their own specs, so forking a parent that has torch loaded is safe here.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             list(pool.map(_write_job, jobs, chunksize=max(1, n // (4 * workers))))
     manifest = out / MANIFEST_NAME

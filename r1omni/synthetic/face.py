@@ -41,17 +41,17 @@ FACE_ATTRS = (
     "nose_wrinkle",
 )
 
-NEUTRAL_FACE: dict[str, float] = dict(
-    mouth_curve=0.0,
-    mouth_open=0.0,
-    mouth_width=1.0,
-    mouth_skew=0.0,
-    brow_raise=0.0,
-    brow_angle=0.0,
-    brow_asym=0.0,
-    eye_open=1.0,
-    nose_wrinkle=0.0,
-)
+NEUTRAL_FACE: dict[str, float] = {
+    "mouth_curve": 0.0,
+    "mouth_open": 0.0,
+    "mouth_width": 1.0,
+    "mouth_skew": 0.0,
+    "brow_raise": 0.0,
+    "brow_angle": 0.0,
+    "brow_asym": 0.0,
+    "eye_open": 1.0,
+    "nose_wrinkle": 0.0,
+}
 
 # Full-intensity targets; a clip moves from NEUTRAL_FACE towards these by its intensity (0.75-1.15).
 FACE_TARGETS: dict[str, dict[str, float]] = {
@@ -148,7 +148,7 @@ def sample_style(rng: np.random.Generator, head_height: float, size: int = FRAME
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x * _ONE)), int(round(y * _ONE))
+    return round(x * _ONE), round(y * _ONE)
 
 
 def _poly(points: np.ndarray) -> np.ndarray:
@@ -156,7 +156,7 @@ def _poly(points: np.ndarray) -> np.ndarray:
 
 
 def _thick(value: float) -> int:
-    return max(1, int(round(value)))
+    return max(1, round(value))
 
 
 def _draw_head(img: np.ndarray, s: FaceStyle, cx: float, cy: float) -> None:
@@ -189,8 +189,9 @@ def _draw_eyes_brows(img: np.ndarray, s: FaceStyle, cx: float, cy: float, p: dic
             base += p["brow_asym"] * 0.09 * b
         inner_y = base + p["brow_angle"] * 0.1 * b
         outer_y = base - p["brow_angle"] * 0.02 * b
-        pts = np.array([[cx + side * 0.1 * a, inner_y], [cx + side * 0.36 * a, base - 0.03 * b],
-                        [cx + side * 0.62 * a, outer_y]])
+        pts = np.array(
+            [[cx + side * 0.1 * a, inner_y], [cx + side * 0.36 * a, base - 0.03 * b], [cx + side * 0.62 * a, outer_y]]
+        )
         cv2.polylines(img, [_poly(pts)], False, s.brow, brow_w, _AA, _SHIFT)
 
 
@@ -198,7 +199,7 @@ def _draw_nose(img: np.ndarray, s: FaceStyle, cx: float, cy: float, p: dict[str,
     a, b = s.half_w, s.half_h
     pts = np.array([[cx, cy - 0.05 * b], [cx - 0.08 * a, cy + 0.2 * b], [cx + 0.06 * a, cy + 0.23 * b]])
     cv2.polylines(img, [_poly(pts)], False, s.outline, _thick(0.025 * b), _AA, _SHIFT)
-    lines = int(round(3 * p["nose_wrinkle"]))
+    lines = round(3 * p["nose_wrinkle"])
     for k in range(lines):
         y = cy - 0.06 * b + k * 0.065 * b
         pts = np.array([[cx - 0.13 * a, y + 0.02 * b], [cx, y - 0.015 * b], [cx + 0.13 * a, y + 0.02 * b]])
@@ -259,11 +260,32 @@ def frame_in_window(index: int, spec: Any, fps: int = FPS) -> bool:
     return spec.cue_start_s <= t < spec.cue_end_s
 
 
+def face_style(spec: Any, size: int = FRAME_SIZE) -> FaceStyle:
+    """The clip's appearance, as `render_frames` draws it (same random stream)."""
+    return sample_style(np.random.default_rng([int(spec.seed), 1]), spec.head_height, size)
+
+
+def face_regions(spec: Any, size: int = FRAME_SIZE) -> dict[str, tuple[int, int, int, int]]:
+    """Pixel boxes (x0, y0, x1, y1) of the "mouth", "eyes" and "brows" areas of the clip's face."""
+    s = face_style(spec, size)
+    a, b = s.half_w, s.half_h
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
+        return (max(0, int(s.cx + x0 * a)), max(0, int(s.cy + y0 * b)),
+                min(size, int(s.cx + x1 * a) + 1), min(size, int(s.cy + y1 * b) + 1))  # fmt: skip
+
+    return {
+        "mouth": box(-0.5, 0.28, 0.5, 0.85),
+        "eyes": box(-0.6, -0.28, 0.6, 0.04),
+        "brows": box(-0.7, -0.55, 0.7, -0.18),
+    }
+
+
 def render_frames(spec: Any, fps: int = FPS, size: int = FRAME_SIZE) -> np.ndarray:
     """All frames of the clip: (N, size, size, 3) uint8, N = duration_s * fps."""
     rng = np.random.default_rng([int(spec.seed), 1])
-    style = sample_style(rng, spec.head_height, size)
-    n = int(round(spec.duration_s * fps))
+    style = sample_style(rng, spec.head_height, size)  # == face_style(spec); rng then goes on to the jitter
+    n = round(spec.duration_s * fps)
     cued = video_is_cued(spec)
     active = cue_params(spec)
     frames = np.empty((n, size, size, 3), np.uint8)

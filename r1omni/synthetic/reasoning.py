@@ -202,7 +202,7 @@ def build_reasoning(spec: Any, rng: np.random.Generator) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a think text (tags removed); each keeps its final punctuation."""
-    m = re.search(r"<think>(.*?)(</think>|$)", text, flags=re.S)
+    m = re.search(r"<think>(.*?)(</think>|$)", text, flags=re.DOTALL)
     body = m.group(1) if m else text
     body = re.sub(r"</?(think|answer)>", " ", body)
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s.strip()]

@@ -28,14 +28,22 @@ SAMPLE_RATE = 16000
 # amplitude k**-tilt (higher = duller).
 VOICE_ATTRS = ("pitch_level", "pitch_slope", "syllable_rate", "energy", "tremor", "harshness", "spectral_tilt")
 
-NEUTRAL_VOICE: dict[str, float] = dict(
-    pitch_level=1.0, pitch_slope=0.0, syllable_rate=3.5, energy=1.0, tremor=0.0, harshness=0.0, spectral_tilt=1.3
-)
+NEUTRAL_VOICE: dict[str, float] = {
+    "pitch_level": 1.0,
+    "pitch_slope": 0.0,
+    "syllable_rate": 3.5,
+    "energy": 1.0,
+    "tremor": 0.0,
+    "harshness": 0.0,
+    "spectral_tilt": 1.3,
+}
 
 VOICE_TARGETS: dict[str, dict[str, float]] = {
     "neutral": dict(NEUTRAL_VOICE),
     "happy": dict(NEUTRAL_VOICE, pitch_level=1.35, pitch_slope=0.35, syllable_rate=4.6, energy=1.5, spectral_tilt=0.9),
-    "surprise": dict(NEUTRAL_VOICE, pitch_level=1.6, pitch_slope=0.7, syllable_rate=3.0, energy=1.6, spectral_tilt=0.9),
+    "surprise": dict(
+        NEUTRAL_VOICE, pitch_level=1.6, pitch_slope=0.7, syllable_rate=3.0, energy=1.6, spectral_tilt=0.9
+    ),
     "angry": dict(
         NEUTRAL_VOICE,
         pitch_level=1.2,
@@ -98,8 +106,8 @@ def _syllable(rng: np.random.Generator, m: int, t0: float, base_hz: float, p: di
     wave = amps @ np.sin(np.outer(k, phase)) / math.sqrt((amps**2).sum() / 2)  # unit RMS
     if p["harshness"] > 0:
         h = p["harshness"]
-        wave = wave + rng.normal(0, 0.6 * h, m)
-        gain = 1 + 4 * h
+        wave = wave + rng.normal(0, 0.35 * h, m)
+        gain = 1 + 3 * h
         wave = np.tanh(gain * wave) / math.tanh(gain) * (1 + h)
     amp = _AMPLITUDE * p["energy"] * (1 + rng.normal(0, 0.05)) * (1 + 1.5 * p["tremor"] * wobble)
     return wave * amp * _envelope(m)
@@ -111,7 +119,7 @@ def _speak(rng: np.random.Generator, out: np.ndarray, start_s: float, end_s: flo
     while t + 0.06 <= end_s:
         period = (1.0 / p["syllable_rate"]) * rng.uniform(0.9, 1.1)
         voiced = min(period * rng.uniform(0.6, 0.75), end_s - t)
-        i0 = int(round(t * SAMPLE_RATE))
+        i0 = round(t * SAMPLE_RATE)
         m = min(int(voiced * SAMPLE_RATE), len(out) - i0)
         if m > 0:
             out[i0 : i0 + m] += _syllable(rng, m, t, base_hz, p)
@@ -122,7 +130,7 @@ def render_voice(spec: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The clip's audio: (duration_s * 16000,) float32 mono in [-1, 1]."""
     assert sample_rate == SAMPLE_RATE, "the voice is synthesised at 16 kHz only"
     rng = np.random.default_rng([int(spec.seed), 2])
-    n = int(round(spec.duration_s * sample_rate))
+    n = round(spec.duration_s * sample_rate)
     out = np.zeros(n, np.float64)
     base = float(spec.base_pitch_hz)
     if audio_is_cued(spec):
