@@ -34,15 +34,21 @@ BERT_TOKENIZER_DIR = "bert_tokenizer"
 _TIED_KEY = "lm_head.weight"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
 }
 _SAFETENSORS_DTYPE = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # resolving
+
 
 def resolve_checkpoint(path_or_id: str | Path, allow_network: bool = False) -> Path:
     """A local checkpoint folder; a hub id is downloaded (snapshot) only when `allow_network` is True."""
@@ -84,7 +90,7 @@ def resolve_dtype(dtype: torch.dtype | str | None, device: str | torch.device) -
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """"auto" -> cuda when available, else cpu."""
+    """ "auto" -> cuda when available, else cpu."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -98,6 +104,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 # ---------------------------------------------------------------------------------------------------------------
 # building without allocating
+
 
 @contextlib.contextmanager
 def _params_on_meta() -> Iterator[None]:
@@ -139,6 +146,7 @@ def layout(preset: str | HumanOmniQwen2Config = "r1-omni-0.5b", **overrides) -> 
 # ---------------------------------------------------------------------------------------------------------------
 # loading
 
+
 def _weight_files(folder: Path, allow_pickle: bool) -> tuple[str, list[Path]]:
     """("safetensors" | "pickle", files). Raises CheckpointError when nothing usable is there."""
     if (folder / SAFE_INDEX).is_file():
@@ -174,7 +182,7 @@ def _iter_tensors(kind: str, files: list[Path]) -> Iterator[tuple[str, torch.Ten
         for f in files:
             try:
                 with safe_open(str(f), framework="pt") as handle:
-                    for key in handle.keys():
+                    for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
                         yield key, handle.get_tensor(key)
             except SafetensorError as e:  # e.g. an LFS pointer instead of real weights
                 raise CheckpointError(f"cannot read {f.name}: {e} (is it a real safetensors file?)") from e
@@ -197,7 +205,7 @@ def _read_keys(kind: str, files: list[Path]) -> dict[str, tuple[int, ...]]:
         for f in files:
             try:
                 with safe_open(str(f), framework="pt") as handle:
-                    for key in handle.keys():
+                    for key in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
                         shapes[key] = tuple(handle.get_slice(key).get_shape())
             except Exception as e:
                 raise CheckpointError(f"cannot read {f.name}: {e} (is it a real safetensors file?)") from e
@@ -213,8 +221,11 @@ def check_keys(expected: dict[str, torch.Size], found: dict[str, tuple[int, ...]
     """Strict key/shape check; CheckpointError (one line, counts + first names) on any difference."""
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected and k != _TIED_KEY]
-    wrong = [f"{k} {list(found[k])} vs {list(expected[k])}" for k in expected if k in found
-             and tuple(found[k]) != tuple(expected[k])]
+    wrong = [
+        f"{k} {list(found[k])} vs {list(expected[k])}"
+        for k in expected
+        if k in found and tuple(found[k]) != tuple(expected[k])
+    ]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -304,6 +315,7 @@ def load_tokenizers(path: str | Path, allow_network: bool = False):
 # ---------------------------------------------------------------------------------------------------------------
 # saving
 
+
 def _write_config(config: HumanOmniQwen2Config, out: Path, bert_tokenizer_dir: str | None) -> None:
     cfg = HumanOmniQwen2Config(**{k: v for k, v in config.to_dict().items() if k != "model_type"})
     cfg.architectures = ["HumanOmniQwen2ForCausalLM"]
@@ -342,6 +354,7 @@ def save_checkpoint(model: HumanOmniQwen2ForCausalLM, tokenizer, bert_tokenizer,
 
 # ---------------------------------------------------------------------------------------------------------------
 # random-weight checkpoints in the real layout
+
 
 def _init_rule(name: str, shape: tuple[int, ...]) -> str:
     leaf = name.rsplit(".", 1)[-1]
@@ -420,8 +433,12 @@ def init_checkpoint(
         sizes = {"tiny": (512, 256), "demo": (2048, 1024)}.get(preset, (512, 256))
         lm_tok = build_lm_tokenizer(vocab_size=sizes[0])
         bert_tok = build_bert_tokenizer(vocab_size=sizes[1])
-        kw = dict(vocab_size=len(lm_tok), bert_vocab_size=len(bert_tok), eos_token_id=lm_tok.eos_token_id,
-                  pad_token_id=lm_tok.pad_token_id) | overrides
+        kw = {
+            "vocab_size": len(lm_tok),
+            "bert_vocab_size": len(bert_tok),
+            "eos_token_id": lm_tok.eos_token_id,
+            "pad_token_id": lm_tok.pad_token_id,
+        } | overrides
         config = preset_config(preset, **kw)
     entries = layout(config)
     write_random_safetensors(entries, out / SAFE_WEIGHTS, dt, seed)
@@ -431,10 +448,18 @@ def init_checkpoint(
     lm_tok.save_pretrained(str(out))
     bert_tok.save_pretrained(str(out / BERT_TOKENIZER_DIR))
     n_params = sum(int(torch.Size(s).numel()) for _, s in entries)
-    special_ids = ", ".join(f"{t} {lm_tok.convert_tokens_to_ids(t)}" for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>"))
+    special_ids = ", ".join(
+        f"{t} {lm_tok.convert_tokens_to_ids(t)}" for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+    )
     (out / "README.md").write_text(
-        _README.format(preset=preset, n_tensors=len(entries), n_params=n_params, dtype=str(dt).replace("torch.", ""),
-                       seed=seed, special_ids=special_ids)
+        _README.format(
+            preset=preset,
+            n_tensors=len(entries),
+            n_params=n_params,
+            dtype=str(dt).replace("torch.", ""),
+            seed=seed,
+            special_ids=special_ids,
+        )
     )
     logger.info("wrote random %s checkpoint to %s (%d tensors, %d params)", preset, out, len(entries), n_params)
     return out

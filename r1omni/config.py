@@ -81,8 +81,17 @@ TOWER_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _KIND_FIELD = {"vision": "vision_config", "audio": "audio_config", "bert": "bert_config"}
 # keys of a saved HF config.json that are metadata, not architecture
-_META_KEYS = ("model_type", "transformers_version", "architectures", "_name_or_path", "torch_dtype", "dtype",
-              "auto_map", "output_hidden_states", "return_dict")
+_META_KEYS = (
+    "model_type",
+    "transformers_version",
+    "architectures",
+    "_name_or_path",
+    "torch_dtype",
+    "dtype",
+    "auto_map",
+    "output_hidden_states",
+    "return_dict",
+)
 
 # The checkpoint folder being read (set by from_pretrained), for tower paths relative to it.
 _CHECKPOINT_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("r1omni_checkpoint_dir", default=None)
@@ -160,7 +169,7 @@ class HumanOmniQwen2Config(Qwen2Config):
     """Qwen2 config + HumanOmni multimodal fields. Defaults equal R1-Omni-0.5B; unknown keys are kept."""
 
     model_type = MODEL_TYPE
-    # TRL builds its reference model via the config's auto_map (absent on hand-written configs): empty = no remote code.
+    # TRL builds its reference model via the config's auto_map (hand-written configs lack it): empty = no remote code
     auto_map = {}  # noqa: RUF012 (class attribute on purpose, not a dataclass field)
 
     def __init__(
@@ -272,7 +281,8 @@ def load_config(folder: str | Path) -> HumanOmniQwen2Config:
         raise CheckpointError(f"config.json in {folder} is not valid JSON: {e}") from e
     if data.get("model_type") != MODEL_TYPE:
         raise CheckpointError(
-            f"{cfg_file} has model_type {data.get('model_type')!r}; expected {MODEL_TYPE!r} (an R1-Omni/HumanOmni checkpoint)"
+            f"{cfg_file} has model_type {data.get('model_type')!r}; "
+            f"expected {MODEL_TYPE!r} (an R1-Omni/HumanOmni checkpoint)"
         )
     data.pop("model_type")
     token = _CHECKPOINT_DIR.set(folder)
@@ -287,48 +297,133 @@ def load_config(folder: str | Path) -> HumanOmniQwen2Config:
 # ---------------------------------------------------------------------------------------------------------------
 # Presets
 
+
 def _tiny(vocab_size: int = 512, bert_vocab_size: int = 256, **overrides: Any) -> dict[str, Any]:
-    return dict(
-        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=2048, max_window_layers=2, tie_word_embeddings=True,
-        bos_token_id=None, eos_token_id=None, pad_token_id=None,
-        mm_vision_tower="tiny-siglip", mm_audio_tower="tiny-whisper", mm_hidden_size=32, audio_hidden_size=32,
-        gate_hidden_size=64,
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           num_channels=3, image_size=32, patch_size=8, hidden_act="gelu_pytorch_tanh",
-                           layer_norm_eps=1e-6),
-        audio_config=dict(vocab_size=51866, num_mel_bins=128, d_model=32, encoder_layers=1, encoder_attention_heads=2,
-                          encoder_ffn_dim=64, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
-                          max_source_positions=60, max_target_positions=32, classifier_proj_size=16, num_labels=2),
-        bert_config=dict(vocab_size=bert_vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=128, type_vocab_size=2, pad_token_id=0),
-    ) | overrides
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 2048,
+        "max_window_layers": 2,
+        "tie_word_embeddings": True,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "pad_token_id": None,
+        "mm_vision_tower": "tiny-siglip",
+        "mm_audio_tower": "tiny-whisper",
+        "mm_hidden_size": 32,
+        "audio_hidden_size": 32,
+        "gate_hidden_size": 64,
+        "vision_config": {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_channels": 3,
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_act": "gelu_pytorch_tanh",
+            "layer_norm_eps": 1e-6,
+        },
+        "audio_config": {
+            "vocab_size": 51866,
+            "num_mel_bins": 128,
+            "d_model": 32,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "decoder_layers": 1,
+            "decoder_attention_heads": 2,
+            "decoder_ffn_dim": 64,
+            "max_source_positions": 60,
+            "max_target_positions": 32,
+            "classifier_proj_size": 16,
+            "num_labels": 2,
+        },
+        "bert_config": {
+            "vocab_size": bert_vocab_size,
+            "hidden_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 128,
+            "type_vocab_size": 2,
+            "pad_token_id": 0,
+        },
+    } | overrides
 
 
 def _demo(vocab_size: int = 2048, bert_vocab_size: int = 1024, **overrides: Any) -> dict[str, Any]:
-    return dict(
-        vocab_size=vocab_size, hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=4096, max_window_layers=4, tie_word_embeddings=True,
-        bos_token_id=None, eos_token_id=None, pad_token_id=None,
-        mm_vision_tower="demo-siglip", mm_audio_tower="demo-whisper", mm_hidden_size=64, audio_hidden_size=64,
-        gate_hidden_size=128,
-        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                           num_channels=3, image_size=128, patch_size=16, hidden_act="gelu_pytorch_tanh",
-                           layer_norm_eps=1e-6),
-        audio_config=dict(vocab_size=51866, num_mel_bins=128, d_model=64, encoder_layers=2, encoder_attention_heads=4,
-                          encoder_ffn_dim=256, decoder_layers=1, decoder_attention_heads=4, decoder_ffn_dim=256,
-                          max_source_positions=200, max_target_positions=32, classifier_proj_size=32, num_labels=2),
-        bert_config=dict(vocab_size=bert_vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=256, max_position_embeddings=128, type_vocab_size=2, pad_token_id=0),
-    ) | overrides
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": 128,
+        "intermediate_size": 512,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "max_window_layers": 4,
+        "tie_word_embeddings": True,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "pad_token_id": None,
+        "mm_vision_tower": "demo-siglip",
+        "mm_audio_tower": "demo-whisper",
+        "mm_hidden_size": 64,
+        "audio_hidden_size": 64,
+        "gate_hidden_size": 128,
+        "vision_config": {
+            "hidden_size": 64,
+            "intermediate_size": 256,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_channels": 3,
+            "image_size": 128,
+            "patch_size": 16,
+            "hidden_act": "gelu_pytorch_tanh",
+            "layer_norm_eps": 1e-6,
+        },
+        "audio_config": {
+            "vocab_size": 51866,
+            "num_mel_bins": 128,
+            "d_model": 64,
+            "encoder_layers": 2,
+            "encoder_attention_heads": 4,
+            "encoder_ffn_dim": 256,
+            "decoder_layers": 1,
+            "decoder_attention_heads": 4,
+            "decoder_ffn_dim": 256,
+            "max_source_positions": 200,
+            "max_target_positions": 32,
+            "classifier_proj_size": 32,
+            "num_labels": 2,
+        },
+        "bert_config": {
+            "vocab_size": bert_vocab_size,
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 256,
+            "max_position_embeddings": 128,
+            "type_vocab_size": 2,
+            "pad_token_id": 0,
+        },
+    } | overrides
 
 
 def _r1_omni_05b(**overrides: Any) -> dict[str, Any]:
-    return dict(
-        mm_vision_tower="google/siglip-base-patch16-224", mm_audio_tower="openai/whisper-large-v3",
-        vision_config=dict(SIGLIP_BASE_224), audio_config=dict(WHISPER_LARGE_V3), bert_config=dict(BERT_BASE_UNCASED),
-        image_aspect_ratio="pad", tokenizer_model_max_length=2048,
-    ) | overrides
+    return {
+        "mm_vision_tower": "google/siglip-base-patch16-224",
+        "mm_audio_tower": "openai/whisper-large-v3",
+        "vision_config": dict(SIGLIP_BASE_224),
+        "audio_config": dict(WHISPER_LARGE_V3),
+        "bert_config": dict(BERT_BASE_UNCASED),
+        "image_aspect_ratio": "pad",
+        "tokenizer_model_max_length": 2048,
+    } | overrides
 
 
 PRESETS = {"r1-omni-0.5b": _r1_omni_05b, "tiny": _tiny, "demo": _demo}

@@ -26,8 +26,17 @@ IM_END = "<|im_end|>"
 QWEN_SPECIAL_TOKENS = (PAD_TOKEN, IM_START, IM_END)
 # Qwen2-VL's added tokens after the three above (ids 151646.. in the real tokenizer).
 QWEN2VL_EXTRA_TOKENS = (
-    "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>",
-    "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 QWEN_FIRST_SPECIAL_ID = 151643
 
@@ -49,17 +58,43 @@ CHAT_TEMPLATE = (
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 _EMOTIONS = (
-    "happy", "surprise", "surprised", "neutral", "angry", "disgust", "disgusted", "sad", "fear", "fearful",
-    "contempt", "anxiety", "helplessness", "disappointment", "calm",
+    "happy",
+    "surprise",
+    "surprised",
+    "neutral",
+    "angry",
+    "disgust",
+    "disgusted",
+    "sad",
+    "fear",
+    "fearful",
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
+    "calm",
 )
 _CUES = (
-    "the corners of the mouth turn up into a smile", "the brows are drawn together and lowered",
-    "the eyes are wide open", "the voice is loud and sharp", "the pitch of the voice rises",
-    "the tone is flat and slow", "the speech is fast and tense", "the face looks relaxed",
-    "the mouth is open in shock", "the lips are pressed together", "the head is lowered",
-    "the voice trembles", "the speaker sighs", "the man frowns", "the woman laughs",
-    "there is no clear expression on the face", "the gestures are quick and forceful",
-    "the volume of the voice drops", "the eyes look down", "the nose wrinkles",
+    "the corners of the mouth turn up into a smile",
+    "the brows are drawn together and lowered",
+    "the eyes are wide open",
+    "the voice is loud and sharp",
+    "the pitch of the voice rises",
+    "the tone is flat and slow",
+    "the speech is fast and tense",
+    "the face looks relaxed",
+    "the mouth is open in shock",
+    "the lips are pressed together",
+    "the head is lowered",
+    "the voice trembles",
+    "the speaker sighs",
+    "the man frowns",
+    "the woman laughs",
+    "there is no clear expression on the face",
+    "the gestures are quick and forceful",
+    "the volume of the voice drops",
+    "the eyes look down",
+    "the nose wrinkles",
 )
 PROMPT = (
     "As an emotional recognition expert; throughout the video, which emotion conveyed by the characters is the "
@@ -128,7 +163,7 @@ def build_lm_tokenizer(
         tok = _pad_vocab_to(tok, QWEN_FIRST_SPECIAL_ID)
         tok.add_special_tokens(specials)
     elif len(specials) > len(QWEN_SPECIAL_TOKENS):
-        tok.add_special_tokens(specials[len(QWEN_SPECIAL_TOKENS):])
+        tok.add_special_tokens(specials[len(QWEN_SPECIAL_TOKENS) :])
     extras = [t for t in specials if t not in (PAD_TOKEN, IM_END)]
     out = PreTrainedTokenizerFast(
         tokenizer_object=tok,
@@ -155,12 +190,19 @@ def build_bert_tokenizer(corpus_lines: Iterable[str] | None = None, vocab_size: 
     tok.train_from_iterator(lines, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return BertTokenizerFast(
         tokenizer_object=tok,
-        unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-        do_lower_case=True, model_max_length=128,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        do_lower_case=True,
+        model_max_length=128,
     )
 
 

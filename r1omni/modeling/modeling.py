@@ -141,7 +141,7 @@ class HumanOmniPreTrainedModel(Qwen2PreTrainedModel):
     config_class = HumanOmniQwen2Config
     config: HumanOmniQwen2Config
     base_model_prefix = "model"
-    _no_split_modules = ["Qwen2DecoderLayer", "SiglipEncoderLayer", "WhisperEncoderLayer", "BertLayer"]
+    _no_split_modules = ["Qwen2DecoderLayer", "SiglipEncoderLayer", "WhisperEncoderLayer", "BertLayer"]  # noqa: RUF012
 
 
 class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
@@ -178,7 +178,9 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
         self.post_init()
 
     # ---- media encoders ------------------------------------------------------------------------------------------
-    def get_gate_probs(self, gate_input_ids: torch.Tensor, gate_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def get_gate_probs(
+        self, gate_input_ids: torch.Tensor, gate_attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """BERT [CLS] -> bert_gate -> softmax: (B, 3) over (scene, body, face)."""
         if gate_attention_mask is None:
             gate_attention_mask = torch.ones_like(gate_input_ids)
@@ -189,7 +191,9 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
     def get_video_features(self, pixel_values_videos: torch.Tensor, gate_probs: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) pixels, (B, 3) gate -> (B, T*(g/2)^2, D)."""
         if pixel_values_videos.ndim != 5:
-            raise UsageError(f"pixel_values_videos must be (B, T, 3, H, W), got shape {tuple(pixel_values_videos.shape)}")
+            raise UsageError(
+                f"pixel_values_videos must be (B, T, 3, H, W), got shape {tuple(pixel_values_videos.shape)}"
+            )
         b, t = pixel_values_videos.shape[:2]
         tower_dtype = self.vision_tower.dtype
         feats = self.vision_tower(pixel_values_videos.flatten(0, 1).to(tower_dtype))  # (B*T, P, C)
@@ -270,7 +274,10 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
             if input_features is None:
                 raise UsageError("input_ids contain audio placeholders but input_features was not given")
             embeds = self._scatter(
-                embeds, audio_mask, self.config.num_audio_tokens, "audio",
+                embeds,
+                audio_mask,
+                self.config.num_audio_tokens,
+                "audio",
                 lambda rows: self.get_audio_features(self._rows(input_features, rows, "input_features")),
             )
         return embeds
@@ -318,7 +325,7 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
 class HumanOmniQwen2ForCausalLM(HumanOmniPreTrainedModel, GenerationMixin):
     """R1-Omni / HumanOmni causal LM: `self.model` (HumanOmniQwen2Model) + tied `lm_head`."""
 
-    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}  # noqa: RUF012
 
     def __init__(self, config: HumanOmniQwen2Config):
         super().__init__(config)

@@ -64,7 +64,7 @@ class RegBottleneck(nn.Module):
         super().__init__()
         self.conv1 = ConvNormAct(in_chs, out_chs, 1)
         self.conv2 = ConvNormAct(out_chs, out_chs, 3, groups=out_chs)
-        self.se = SqueezeExcite(out_chs, int(round(in_chs * se_ratio)))
+        self.se = SqueezeExcite(out_chs, round(in_chs * se_ratio))
         self.conv3 = ConvNormAct(out_chs, out_chs, 1, apply_act=False)
         # 1x1 conv + norm shortcut only where the width changes; identity otherwise.
         self.downsample = ConvNormAct(in_chs, out_chs, 1, apply_act=False) if in_chs != out_chs else None

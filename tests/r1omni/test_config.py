@@ -33,8 +33,18 @@ def test_released_config_loads_unchanged_and_resolves_presets(real_folder: Path)
     cfg = load_config(real_folder)
     assert cfg.model_type == "HumanOmni_qwen2"
     # every key of the released file survives with its value (unknown extras included)
-    for key in ("hyper_layers", "mm_tunable_parts", "tokenizer_padding_side", "freeze_mm_mlp_adapter", "use_mm_proj",
-                "mm_vision_tower", "mm_audio_tower", "num_frames", "max_window_layers", "vocab_size"):
+    for key in (
+        "hyper_layers",
+        "mm_tunable_parts",
+        "tokenizer_padding_side",
+        "freeze_mm_mlp_adapter",
+        "use_mm_proj",
+        "mm_vision_tower",
+        "mm_audio_tower",
+        "num_frames",
+        "max_window_layers",
+        "vocab_size",
+    ):
         assert getattr(cfg, key) == raw[key], key
     assert cfg.rope_parameters["rope_theta"] == 1e6
     assert cfg.eos_token_id == 151645 and cfg.tie_word_embeddings
@@ -60,14 +70,29 @@ def test_auto_config_reads_the_released_file(real_folder: Path):
 def test_folder_at_relative_tower_path_wins_over_preset(real_folder: Path):
     tower = real_folder / "towers" / "whisper-large-v3"
     tower.mkdir(parents=True)
-    (tower / "config.json").write_text(json.dumps({"model_type": "whisper", "d_model": 48, "num_mel_bins": 128,
-                                                   "encoder_layers": 1, "max_source_positions": 30}))
+    (tower / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "whisper",
+                "d_model": 48,
+                "num_mel_bins": 128,
+                "encoder_layers": 1,
+                "max_source_positions": 30,
+            }
+        )
+    )
     vis = real_folder / "siglip-local"
     vis.mkdir()
     # a full SigLIP folder holds text + vision configs: only the vision part is used
-    (vis / "config.json").write_text(json.dumps({"model_type": "siglip", "text_config": {"hidden_size": 7},
-                                                 "vision_config": {"hidden_size": 40, "patch_size": 8,
-                                                                   "image_size": 64}}))
+    (vis / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "siglip",
+                "text_config": {"hidden_size": 7},
+                "vision_config": {"hidden_size": 40, "patch_size": 8, "image_size": 64},
+            }
+        )
+    )
     data = json.loads(FIXTURE.read_text())
     data["mm_audio_tower"] = "towers/whisper-large-v3"
     data["mm_vision_tower"] = str(vis)  # absolute
@@ -106,9 +131,19 @@ def test_wrong_model_type_and_missing_config(tmp_path: Path):
 
 def test_presets_and_overrides():
     real = preset_config("r1-omni-0.5b")
-    assert (real.hidden_size, real.num_hidden_layers, real.vocab_size, real.gate_hidden_size) == (896, 24, 151936, 3584)
+    assert (real.hidden_size, real.num_hidden_layers, real.vocab_size, real.gate_hidden_size) == (
+        896,
+        24,
+        151936,
+        3584,
+    )
     tiny = preset_config("tiny", vocab_size=300, bert_vocab_size=90)
-    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.num_attention_heads, tiny.num_key_value_heads) == (64, 2, 4, 2)
+    assert (tiny.hidden_size, tiny.num_hidden_layers, tiny.num_attention_heads, tiny.num_key_value_heads) == (
+        64,
+        2,
+        4,
+        2,
+    )
     assert tiny.vocab_size == 300 and tiny.bert_config["vocab_size"] == 90
     assert (tiny.patch_grid, tiny.num_video_tokens, tiny.audio_num_frames, tiny.num_audio_tokens) == (4, 32, 120, 20)
     assert tiny.mm_hidden_size == tiny.vision_config["hidden_size"] == 32

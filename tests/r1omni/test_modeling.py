@@ -48,12 +48,12 @@ def _left_pad(rows: list[list[int]]):
 def _media(cfg, b: int, seed: int = 1):
     g = torch.Generator().manual_seed(seed)
     s = cfg.image_size
-    return dict(
-        pixel_values_videos=torch.randn(b, cfg.num_frames, 3, s, s, generator=g),
-        input_features=torch.randn(b, 128, cfg.audio_num_frames, generator=g),
-        gate_input_ids=torch.randint(5, 200, (b, 7), generator=g),
-        gate_attention_mask=torch.ones(b, 7, dtype=torch.long),
-    )
+    return {
+        "pixel_values_videos": torch.randn(b, cfg.num_frames, 3, s, s, generator=g),
+        "input_features": torch.randn(b, 128, cfg.audio_num_frames, generator=g),
+        "gate_input_ids": torch.randint(5, 200, (b, 7), generator=g),
+        "gate_attention_mask": torch.ones(b, 7, dtype=torch.long),
+    }
 
 
 def _row(media: dict, i: int) -> dict:
@@ -61,6 +61,7 @@ def _row(media: dict, i: int) -> dict:
 
 
 # ---- released layout -----------------------------------------------------------------------------------------
+
 
 def test_layout_matches_released_state_dict():
     entries = dict(layout("r1-omni-0.5b"))
@@ -116,15 +117,26 @@ def test_layout_matches_released_state_dict():
     assert not any(k.startswith("model.audio_tower.audio_tower.decoder") for k in entries)
     by_part = {}
     for k, s in entries.items():
-        part = k.split(".")[1] if k.split(".")[1] in {"mm_projector", "audio_projector", "bert_gate", "bert_model",
-                                                      "vision_tower", "audio_tower"} else "lm"
+        part = (
+            k.split(".")[1]
+            if k.split(".")[1]
+            in {"mm_projector", "audio_projector", "bert_gate", "bert_model", "vision_tower", "audio_tower"}
+            else "lm"
+        )
         by_part[part] = by_part.get(part, 0) + torch.Size(s).numel()
-    assert by_part == {"lm": 494_032_768, "mm_projector": 34_762_944, "audio_projector": 1_951_488,
-                       "bert_gate": 2_766_851, "bert_model": 109_482_240, "vision_tower": 92_884_224,
-                       "audio_tower": 637_297_410}
+    assert by_part == {
+        "lm": 494_032_768,
+        "mm_projector": 34_762_944,
+        "audio_projector": 1_951_488,
+        "bert_gate": 2_766_851,
+        "bert_model": 109_482_240,
+        "vision_tower": 92_884_224,
+        "audio_tower": 637_297_410,
+    }
 
 
 # ---- projector -------------------------------------------------------------------------------------------------
+
 
 def test_regstage_facts():
     stage = RegStage(2, 12, 16)
@@ -168,6 +180,7 @@ def test_odd_patch_grid_is_a_clear_error():
 
 
 # ---- splicing ----------------------------------------------------------------------------------------------------
+
 
 def test_features_land_at_placeholders_and_text_is_untouched(tiny):
     model, _, _ = tiny
@@ -275,8 +288,11 @@ def test_sampling_generate_is_seeded(tiny):
     runs = []
     for _ in range(2):
         torch.manual_seed(7)
-        runs.append(model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=True,
-                                   temperature=1.0, top_k=0, **media))
+        runs.append(
+            model.generate(
+                input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=True, temperature=1.0, top_k=0, **media
+            )
+        )
     assert runs[0].shape == (2, ids.shape[1] + 6) and torch.equal(runs[0], runs[1])
 
 
@@ -300,8 +316,11 @@ def test_gradients_reach_projectors_and_gate(tiny):
     model.zero_grad()
     out = model(input_ids=ids, attention_mask=mask, labels=ids, **_row(_media(cfg, 1), 0))
     out.loss.backward()
-    for p in (model.model.mm_projector.readout_video[0].weight, model.model.audio_projector[0].weight,
-              model.model.bert_gate[2].weight):
+    for p in (
+        model.model.mm_projector.readout_video[0].weight,
+        model.model.audio_projector[0].weight,
+        model.model.bert_gate[2].weight,
+    ):
         assert p.grad is not None and p.grad.abs().sum() > 0
     model.zero_grad()
 
