@@ -334,8 +334,22 @@ def _write_generation_config(config: HumanOmniQwen2Config, out: Path) -> None:
     gen.save_pretrained(str(out))
 
 
-def save_checkpoint(model: HumanOmniQwen2ForCausalLM, tokenizer, bert_tokenizer, out_dir: str | Path) -> Path:
-    """Write config.json (sub-configs embedded), model.safetensors (tied lm_head not stored), tokenizers."""
+def save_checkpoint(
+    model: HumanOmniQwen2ForCausalLM, *args, tokenizer=None, bert_tokenizer=None, out_dir: str | Path | None = None
+) -> Path:
+    """Write config.json (sub-configs embedded), model.safetensors (tied lm_head not stored), tokenizers.
+
+    Call as `save_checkpoint(model, tokenizer, bert_tokenizer, out_dir)` or
+    `save_checkpoint(model, out_dir, tokenizer=..., bert_tokenizer=...)`.
+    """
+    if len(args) == 3:
+        tokenizer, bert_tokenizer, out_dir = args
+    elif len(args) == 1:
+        out_dir = args[0]
+    elif args:
+        raise UsageError("save_checkpoint(model, tokenizer, bert_tokenizer, out_dir) or (model, out_dir, ...)")
+    if out_dir is None:
+        raise UsageError("save_checkpoint needs an output folder")
     from safetensors.torch import save_file
 
     out = Path(out_dir)

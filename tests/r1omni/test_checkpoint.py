@@ -147,6 +147,8 @@ def test_resolve_checkpoint(tiny_ckpt: Path, tmp_path: Path):
 def test_save_checkpoint_round_trip(tmp_path: Path):
     model, lm_tok, bert_tok = tiny_model_and_tokenizers(seed=5)
     out = save_checkpoint(model, lm_tok, bert_tok, tmp_path / "mine")
+    alt = save_checkpoint(model, tmp_path / "alt", tokenizer=lm_tok, bert_tokenizer=bert_tok)
+    assert (alt / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
     assert "lm_head.weight" not in load_file(str(out / "model.safetensors"))
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["bert_tokenizer_path"] == "bert_tokenizer" and cfg["audio_config"]["max_source_positions"] == 60
