@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["r1omni.prompts", "r1omni.metrics", "training.rewards"])
+@pytest.mark.parametrize("module", ["r1omni.prompts", "r1omni.metrics", "training.rewards", "r1omni.audit.claims",
+                                    "r1omni.explain.shapley", "r1omni.explain.temporal", "r1omni.explain.faithfulness"])
 def test_doctests(module):
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
