@@ -61,7 +61,8 @@ def guarded(fn: Callable) -> Callable:
 def warn(lines: Iterable[str]) -> None:
     """Show each notice as a gr.Warning toast (called, not raised)."""
     for line in lines:
-        gr.Warning(" ".join(str(line).split()))
+        text = " ".join(str(line).split())
+        gr.Warning(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def bind(fn: Callable, *bound) -> Callable:

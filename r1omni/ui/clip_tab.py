@@ -36,7 +36,7 @@ def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: 
         views.frame_gallery(view.thumbnails, res.get("frames") or []),
         views.frame_figure(res.get("frames") or []),
         views.audio_figure(view.audio, 16000, res.get("audio_segments") or []),
-        "\n".join(f"- {n}" for n in notes) or "no notices",
+        views.notices_markdown(notes),
         res,
     )
 

@@ -50,10 +50,20 @@ def label_markdown(result: dict) -> str:
     pred = prediction_of(result)
     label = pred.get("label")
     conf = confidence(pred)
-    head = f"## {label}" if label else f"## outside the label set: '{pred.get('answer') or ''}'"
+    answer = html_escape(pred.get("answer") or "")
+    head = f"## {label}" if label else (f"## outside the label set: '{answer}'" if answer else "## no answer")
     if conf is not None:
         head += f"  ·  p = {conf:.2f}"
     return f"{head}\n\ncheckpoint: {pred.get('checkpoint', '?')}"
+
+
+def html_escape(text: str) -> str:
+    """Escape < > & so tags such as <think> in notices are shown, not swallowed by the HTML renderer."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def notices_markdown(lines: list[str]) -> str:
+    return "\n".join(f"- {html_escape(n)}" for n in lines) or "no notices"
 
 
 def probs_figure(pred: dict) -> go.Figure:
@@ -198,7 +208,7 @@ def frame_figure(frames: list[dict]) -> go.Figure:
                            hovertext=[f"frame {f.get('index')}" for f in frames]))
     fig.update_xaxes(title="time (s)")
     fig.update_yaxes(title="Δ log p")
-    return _layout(fig, "Frame attribution")
+    return _layout(fig, "Frame attribution" if frames else "Frame attribution (computed in 'full' mode)")
 
 
 def frame_gallery(thumbnails: Sequence[np.ndarray], frames: list[dict]) -> list[tuple[np.ndarray, str]]:
@@ -243,7 +253,9 @@ def audio_figure(audio: np.ndarray | None, sr: int, segments: list[dict]) -> go.
     fig.update_layout(yaxis=dict(title="amplitude"), yaxis2=dict(title="Δ log p", overlaying="y", side="right"),
                       showlegend=False)
     fig.update_xaxes(title="time (s)")
-    title = "Audio attribution" if audio is not None and len(audio) else "Audio attribution (no audio track)"
+    title = "Audio attribution" if segments else "Audio attribution (computed in 'full' mode)"
+    if audio is None or not len(audio):
+        title = "Audio attribution (no audio track)"
     return _layout(fig, title)
 
 
