@@ -181,7 +181,7 @@ def write_mp4(
         video = container.add_stream(
             "libx264",
             rate=fps,
-            options={"crf": "18", "preset": "medium", "threads": "1", "x264-params": "threads=1:lookahead-threads=1"},
+            options={"crf": "18", "preset": "veryfast", "threads": "1", "x264-params": "threads=1:lookahead-threads=1"},
         )
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         sound = container.add_stream("aac", rate=sample_rate, layout="mono")

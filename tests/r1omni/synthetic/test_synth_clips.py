@@ -118,7 +118,7 @@ def test_render_is_deterministic_and_seed_dependent():
 
 def test_cue_window_length_and_coverage_of_sampled_frames():
     rng = np.random.default_rng(0)
-    centres = (np.arange(8) + 0.5) * 0.5  # times of the 8 segment-midpoint frames of a 4 s clip
+    centres = (2 + 5 * np.arange(8)) / 10  # the 8 segment-midpoint frames (2, 7, ..., 37) of 40 at 10 fps
     for _ in range(300):
         s = sample_spec(rng)
         assert 0.0 <= s.cue_start_s < s.cue_end_s <= s.duration_s == 4.0
