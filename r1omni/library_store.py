@@ -172,7 +172,8 @@ class LibraryStore:
                 except OSError:
                     continue
                 row = self._db.execute(
-                    "SELECT result FROM results WHERE checkpoint=? AND clip=? AND mtime_ns=? AND size=? AND label_set=?",
+                    "SELECT result FROM results WHERE checkpoint=? AND clip=? AND mtime_ns=? AND size=? "
+                    "AND label_set=?",
                     (checkpoint, *key, label_set)).fetchone()
                 if row:
                     out[key[0]] = json.loads(row[0])

@@ -107,7 +107,8 @@ def compare(backend: Backend, state: dict, label_set: str, other: str, max_new_t
     for i, (clip, r) in enumerate(zip(clips, res_b, strict=True)):
         if r is None:
             progress((i, len(clips)), desc=f"B: {clip.rel}")
-            res_b[i] = backend.predict_clips([clip.path], label_set, checkpoint=other, max_new_tokens=max_new_tokens)[0]
+            res_b[i] = backend.predict_clips([clip.path], label_set, checkpoint=other,
+                                             max_new_tokens=max_new_tokens)[0]
             backend.store.put(key_b, clip.path, label_set, res_b[i])
     res_a = _results(backend, clips, label_set)
     lines = ["| checkpoint | WAR | UAR | n |", "|---|---|---|---|"]

@@ -314,7 +314,8 @@ def confusion_figure(rows: list[str], cols: list[str], matrix: list[list[int]]) 
     return _layout(fig, "Confusion matrix", height=360)
 
 
-def compare_table(rels: list[str], truth: list[str | None], a: list[dict | None], b: list[dict | None]) -> pd.DataFrame:
+def compare_table(rels: list[str], truth: list[str | None], a: list[dict | None],
+                  b: list[dict | None]) -> pd.DataFrame:
     """Clips where checkpoints A and B disagree (both run): file, truth, A, B."""
     out = []
     for rel, t, ra, rb in zip(rels, truth, a, b, strict=True):

@@ -90,3 +90,25 @@ def test_flags_and_auth_file(tmp_path):
     auth.write_text("nocolon\n")
     with pytest.raises(UsageError, match="line 1"):
         app_module.read_auth_file(auth)
+
+
+def test_pick_row_opens_only_library_files_and_compare_two_checkpoints(running_app, tiny_checkpoint, tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from r1omni.ui import library_tab
+
+    _, settings, demo = running_app
+    backend = demo.r1omni_backend
+    path, tabs = library_tab.pick_row(backend, {}, SimpleNamespace(row_value=["synth_00001.mp4", 4.0]))
+    assert path == str(settings.library_root / "synth_00001.mp4") and tabs.selected == "clip"
+    with pytest.raises(gr.Error, match="outside the library root"):
+        library_tab.pick_row(backend, {}, SimpleNamespace(row_value=["../../etc/passwd"]))
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    list(library_tab.run_batch(backend, state, "dfew", 16))  # A on every clip (a no-op when already stored)
+    other = shutil.copytree(tiny_checkpoint, tmp_path / "same-weights")  # B = same weights, other folder
+    md, table = library_tab.compare(backend, state, "dfew", str(other), 16)
+    assert "B: " + str(other) in md and md.count("| 3 |") == 2  # both scored on the 3 clips
+    assert table.empty  # identical weights, greedy decoding: no disagreements
