@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="processes writing clips in parallel")
+    p.add_argument("--modalities", default="video,audio,both", help="cue modalities to draw from")
     p.add_argument("--debug", action="store_true")
     p = sub.add_parser("layout", help="every state-dict entry name<TAB>shape (meta device)")
     p.add_argument("--preset", default="r1-omni-0.5b")
@@ -185,7 +187,9 @@ def cmd_synth(args) -> int:
 
     if args.n < 1:
         raise UsageError("--n must be at least 1")
-    manifest = generate_clips(Path(args.out), n=args.n, seed=args.seed)
+    modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    manifest = generate_clips(Path(args.out), n=args.n, seed=args.seed, modalities=modalities,
+                              workers=args.workers)
     print(manifest)
     return 0
 
