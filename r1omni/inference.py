@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from r1omni import media as media_lib
-from r1omni.errors import CheckpointError, R1OmniError
+from r1omni.errors import R1OmniError
 from r1omni.prompts import (
     AUDIO_TOKEN_INDEX,
     DEFAULT_QUESTION,
@@ -156,21 +156,15 @@ class Pipeline:
         allow_network: bool = False,
     ) -> Pipeline:
         """Load a checkpoint folder (default: the demo checkpoint) once."""
-        from transformers import AutoTokenizer
-
-        from r1omni.checkpoint import load_model, resolve_checkpoint
+        from r1omni.checkpoint import load_model, load_tokenizers, resolve_checkpoint
         from r1omni.modeling import default_dtype
 
         is_demo = checkpoint is None
         path = resolve_checkpoint(str(checkpoint or DEMO_CHECKPOINT), allow_network=allow_network)
         dev = resolve_device(device)
         model = load_model(path, device=dev, dtype=dtype or default_dtype(dev), allow_pickle=allow_pickle)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"no usable tokenizer in '{path}': {err}") from None
+        tokenizer, bert_tokenizer = load_tokenizers(path, allow_network=allow_network)
         tokenizer.padding_side = "left"
-        bert_tokenizer = _load_bert_tokenizer(path, model.config, allow_network)
         is_demo = is_demo or path.resolve() == DEMO_CHECKPOINT.resolve()
         name = str(checkpoint) if checkpoint else "assets/demo-checkpoint"
         return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name)
@@ -491,23 +485,3 @@ def _answer_prefix(text: str) -> str:
     if "</think>" in text:
         return text[: text.index("</think>") + len("</think>")] + "\n<answer>"
     return text.rstrip() + "\n<answer>"
-
-
-def _load_bert_tokenizer(path: Path, config, allow_network: bool):
-    """The gate's BERT tokenizer: checkpoint folder, then the configured path, then the hub (network only)."""
-    from transformers import AutoTokenizer
-
-    candidates = [path / "bert_tokenizer", path / "bert-base-uncased"]
-    configured = getattr(config, "bert_tokenizer_path", None)
-    if configured:
-        p = Path(configured)
-        candidates.append(p if p.is_absolute() else path / p)
-    for cand in candidates:
-        if (cand / "vocab.txt").is_file() or (cand / "tokenizer.json").is_file():
-            return AutoTokenizer.from_pretrained(str(cand))
-    if allow_network:
-        return AutoTokenizer.from_pretrained("bert-base-uncased")
-    raise CheckpointError(
-        f"no BERT tokenizer for the gate in '{path}' (looked in bert_tokenizer/ and bert-base-uncased/); "
-        "copy bert-base-uncased's tokenizer files there or allow network access"
-    )
