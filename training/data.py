@@ -104,9 +104,12 @@ def sft_target(row: TrainRow) -> str:
     if row.target:
         return row.target
     if row.meta.get("cue_modality"):
+        import numpy as np
+
         from r1omni.synthetic import build_reasoning
 
-        return build_reasoning({**row.meta, "label": row.label})
+        seed = int(float(row.meta.get("seed") or 0))
+        return build_reasoning({**row.meta, "label": row.label}, np.random.default_rng([seed, 0x5F7]))
     if row.label:
         raise UsageError(f"row '{row.path}' has a label but no reasoning target (add a 'response' column)")
     raise UsageError(f"row '{row.path}' has neither a label nor a target")

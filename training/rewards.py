@@ -135,9 +135,9 @@ def _row(kwargs: dict[str, Any], i: int, n: int) -> dict[str, Any]:
 def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """Share of the cue claims in ``<think>`` that are true for the clip, per its synthetic manifest row.
 
-    The manifest columns (``cue_modality``, the drawn/voiced cue attributes, ...) arrive as kwargs; each
-    sentence claim is checked by `r1omni.synthetic.check_claims`. Rows without synthetic ground truth,
-    or reasoning with no checkable claim, give None; a missing ``<think>`` gives 0.0.
+    The manifest columns (``label``, ``cue_modality`` or ``video_label``/``audio_label``) arrive as
+    kwargs; claims are read and checked by `r1omni.synthetic.check_claims`. Rows without synthetic
+    ground truth and reasoning without any checkable claim give None; a missing ``<think>`` gives 0.0.
     """
     from r1omni.synthetic import check_claims
 
@@ -145,7 +145,8 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
     rewards: list[float | None] = []
     for i, completion in enumerate(completions):
         row = _row(kwargs, i, n)
-        if not row.get("cue_modality"):
+        has_truth = (row.get("video_label") and row.get("audio_label")) or (row.get("cue_modality") and row.get("label"))
+        if not has_truth:
             rewards.append(None)
             continue
         match = _THINK.search(completion_text(completion))
@@ -153,13 +154,12 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
             rewards.append(0.0)
             continue
         try:
-            checks = check_claims(match.group(1), row)
+            n_true, n_total = check_claims(f"<think>{match.group(1)}</think>", row)
         except Exception as err:  # a reward must never stop training on odd model text
             logger.debug("claims_reward: check_claims failed on row %d: %s", i, err)
             rewards.append(None)
             continue
-        verdicts = [c.true for c in checks if c.true is not None]
-        rewards.append(sum(verdicts) / len(verdicts) if verdicts else None)
+        rewards.append(n_true / n_total if n_total else None)
     return rewards
 
 

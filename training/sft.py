@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from r1omni.prompts import DEFAULT_QUESTION
+
 logger = logging.getLogger(__name__)
 
 FROZEN_PREFIXES = ("model.vision_tower.", "model.audio_tower.", "model.bert_model.")
@@ -73,12 +75,15 @@ def load_components(script: ScriptArguments, texts: list[str] | None = None):
         tokenizer.padding_side = "left"
         return pipe.model.train(), tokenizer, pipe.bert_tokenizer
     if script.init_preset:
-        from r1omni.tokenization import build_tokenizers
-
-        from r1omni.modeling import HumanOmniQwen2ForCausalLM
         from r1omni.config import preset_config
+        from r1omni.modeling import HumanOmniQwen2ForCausalLM
+        from r1omni.prompts import build_prompt
+        from r1omni.tokenization import build_bert_tokenizer, build_lm_tokenizer, default_corpus
 
-        tokenizer, gate_tokenizer = build_tokenizers(texts or [])
+        question = script.question or DEFAULT_QUESTION
+        corpus = default_corpus() + list(texts or []) + [build_prompt(question, script.system_prompt)]
+        tokenizer = build_lm_tokenizer(corpus, vocab_size=512)
+        gate_tokenizer = build_bert_tokenizer(default_corpus() + [question], vocab_size=256)
         config = preset_config(script.init_preset, vocab_size=len(tokenizer), bert_vocab_size=len(gate_tokenizer))
         config.pad_token_id = tokenizer.pad_token_id
         config.eos_token_id = tokenizer.eos_token_id
