@@ -474,6 +474,8 @@ class _FirstStepClock:
 
     def __call__(self, input_ids, scores):
         if self.first is None:
+            if scores.is_cuda:  # kernels run asynchronously: wait for the prefill to really finish
+                torch.cuda.synchronize(scores.device)
             self.first = time.perf_counter()
         return scores
 
