@@ -75,7 +75,21 @@ class VisionTower(nn.Module):
         return self.vision_tower.vision_model.dtype
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S) -> (N, P, C)."""
+        """(N, 3, S, S) -> (N, P, C): hidden_states[select_layer], computed without the layers after it.
+
+        The reference ran the whole model (every layer, post-norm and the attention-pooling head) and kept
+        one hidden state; stopping at the selected layer gives the same tensor for less work.
+        """
+        vm = self.vision_tower.vision_model
+        layers = vm.encoder.layers
+        stop = self.select_layer % (len(layers) + 1)  # index into (embeddings, layer 1, ..., layer n)
+        hidden = vm.embeddings(pixel_values)
+        for layer in layers[:stop]:
+            hidden = layer(hidden, None)
+        return hidden
+
+    def reference_forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The full-model path of the reference, kept to test that `forward` equals it."""
         out = self.vision_tower.vision_model(pixel_values=pixel_values, output_hidden_states=True)
         return out.hidden_states[self.select_layer]
 

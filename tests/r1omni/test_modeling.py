@@ -342,3 +342,22 @@ def test_default_dtype_and_odd_grid_model():
     model = HumanOmniQwen2ForCausalLM(cfg).eval()
     with pytest.raises(UsageError, match="even square patch grid"):
         model.model.get_video_features(torch.randn(1, 8, 3, 24, 24), torch.ones(1, 3) / 3)
+
+
+def test_vision_tower_early_exit_equals_the_full_model_path():
+    import torch
+
+    from r1omni.config import preset_config
+    from r1omni.modeling.modeling import VisionTower
+
+    config = preset_config("tiny")
+    config.vision_config = {**config.vision_config, "num_hidden_layers": 3}
+    torch.manual_seed(0)
+    tower = VisionTower(config).eval()
+    pixels = torch.randn(4, 3, config.image_size, config.image_size)
+    with torch.no_grad():
+        fast, full = tower(pixels), tower.reference_forward(pixels)
+    assert fast.shape == full.shape and torch.allclose(fast, full, atol=1e-6)
+    with torch.no_grad():  # and it really is the penultimate layer, not the last one
+        last = tower.vision_tower.vision_model(pixel_values=pixels).last_hidden_state
+    assert not torch.allclose(fast, last, atol=1e-3)
