@@ -96,6 +96,16 @@ class Prediction:
 
 
 @dataclass
+class GenerationState:
+    """What `generate` leaves behind for scoring the answer without running the prompt again."""
+
+    cache: object  # the KV cache: prompt + every generated token but the last
+    prompt_mask: torch.Tensor  # (B, L) attention mask of the left-padded prompts
+    completions: list[list[int]]
+    n_generated: int  # width of the generated block (longest completion incl. its end token)
+
+
+@dataclass
 class ClipError:
     """A clip that could not be processed; the others in the batch go on."""
 
@@ -289,8 +299,12 @@ class Pipeline:
         top_p: float = 1.0,
         timings: dict | None = None,
         min_new_tokens: int | None = None,
-    ) -> list[list[int]]:
-        """Completion token ids (without the prompt and without the end token) for each clip."""
+        return_state: bool = False,
+    ) -> list[list[int]] | tuple[list[list[int]], GenerationState]:
+        """Completion token ids (without the prompt and without the end token) for each clip.
+
+        With `return_state`, also the KV cache and masks that `label_distribution` can continue from.
+        """
         prompt = self.prompt_ids(question)
         batch = self.collate(media, [prompt] * len(media), question)
         batch.pop("position_ids")  # generate derives positions from the attention mask
@@ -305,10 +319,11 @@ class Pipeline:
             eos_token_id=self.eos_ids,
             pad_token_id=self.pad_id,
             logits_processor=[clock],
+            return_dict_in_generate=True,
             **{k: v for k, v in kwargs.items() if k != "do_sample"},
         )
         t1 = time.perf_counter()
-        new = out[:, batch["input_ids"].shape[1] :].tolist()
+        new = out.sequences[:, batch["input_ids"].shape[1] :].tolist()
         completions = [self._strip_end(seq) for seq in new]
         if timings is not None:
             first = clock.first or t1
@@ -316,6 +331,9 @@ class Pipeline:
             timings["prefill"] = timings.get("prefill", 0.0) + (first - t0) * 1000
             timings["generate"] = timings.get("generate", 0.0) + (t1 - first) * 1000
             timings["ms_per_token"] = (t1 - first) * 1000 / steps
+        if return_state:
+            width = len(new[0]) if new else 0
+            return completions, GenerationState(out.cache, batch["attention_mask"], completions, width)
         return completions
 
     def _strip_end(self, seq: list[int]) -> list[int]:
@@ -364,49 +382,88 @@ class Pipeline:
         texts: Sequence[str],
         labels: Sequence[str],
         question: str | None = None,
+        state: GenerationState | None = None,
     ) -> list[dict[str, float]]:
         """p(label) for each clip: teacher-force `<answer>label</answer>` after the reasoning for every label.
 
-        The shared prefix (prompt + reasoning + `<answer>`) is run once; its KV cache is repeated over labels.
+        With the `state` of the `generate` call that produced the completions, its KV cache is reused (cut
+        back to just before `<answer>`), so the prompt and the media are not run again; otherwise the shared
+        prefix (prompt + reasoning + `<answer>`) is run once. Either way the cache is repeated over labels
+        and all labels of all clips are scored in one forward.
         """
-        prompt = self.prompt_ids(question)
         cands = [self.completion_ids(f"{lab}</answer>") for lab in labels]
-        k = len(cands)
-        seqs = [prompt + self.completion_ids(_answer_prefix(t)) for t in texts]
-        batch = self.collate(media, seqs, question)
-        out = self.model(**batch, use_cache=True, logits_to_keep=1)
-        first_logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V)
-        cache = out.cache if hasattr(out, "cache") else out.past_key_values
-        cache.batch_repeat_interleave(k)
-        width = max(len(c) for c in cands)
-        cont = torch.full((k, width), self.pad_id, dtype=torch.long)
-        cmask = torch.zeros((k, width), dtype=torch.long)
-        for j, c in enumerate(cands):
-            cont[j, : len(c)] = torch.tensor(c)
-            cmask[j, : len(c)] = 1
-        b = len(media)
-        cont, cmask = cont.repeat(b, 1).to(self.device), cmask.repeat(b, 1).to(self.device)
-        prev = batch["attention_mask"].repeat_interleave(k, dim=0)
-        start = prev.sum(-1, keepdim=True)
-        pos = start + torch.arange(width, device=self.device)[None]
-        logits = self.model(
-            input_ids=cont,
-            attention_mask=torch.cat([prev, cmask], dim=1),
-            position_ids=pos,
-            cache=cache,
-            use_cache=True,
-        ).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)  # (B*K, W, V)
-        scores = torch.empty(b, k)
-        for i in range(b):
-            for j, c in enumerate(cands):
-                r = i * k + j
-                s = first_logp[i, c[0]]
-                if len(c) > 1:
-                    s = s + logp[r, : len(c) - 1].gather(-1, cont[r, 1 : len(c), None])[:, 0].sum()
-                scores[i, j] = s
+        if state is not None:
+            cache, prev_mask, conts = self._resume_after_generation(state)
+        else:
+            cache, prev_mask, conts = self._run_answer_prefix(media, texts, question)
+        scores = self._score_continuations(cache, prev_mask, conts, cands)
         probs = torch.softmax(scores, dim=-1)
         return [{lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)} for row in probs]
+
+    def _run_answer_prefix(self, media, texts, question):
+        """Cache of prompt + reasoning up to `<answer>` minus its last token (which is fed with the labels)."""
+        prompt = self.prompt_ids(question)
+        seqs = [prompt + self.completion_ids(_answer_prefix(t)) for t in texts]
+        batch = self.collate(media, seqs, question)
+        last = batch["input_ids"][:, -1:].tolist()
+        head = {k: (v[:, :-1] if k in ("input_ids", "attention_mask", "position_ids") else v) for k, v in batch.items()}
+        out = self.model(**head, use_cache=True, logits_to_keep=1)
+        return out.cache, head["attention_mask"], [row for row in last]
+
+    def _resume_after_generation(self, state: GenerationState):
+        """Cut the generation cache back to the last generated token that still matches the answer prefix."""
+        targets, aligned = [], []
+        for comp in state.completions:
+            target = _answer_prefix(self.tokenizer.decode(comp, skip_special_tokens=True))
+            j, rest = self._aligned_prefix(comp, target)
+            aligned.append((j, self.completion_ids(rest) if rest else []))
+            targets.append(target)
+        keep = max(0, min(state.n_generated - 1, min(j for j, _ in aligned) - 1))  # >= 1 token left to feed
+        cache = state.cache
+        excess = cache.get_seq_length() - (state.prompt_mask.shape[1] + keep)
+        if excess > 0:
+            cache.crop(-excess)
+        ones = torch.ones((len(aligned), keep), dtype=state.prompt_mask.dtype, device=state.prompt_mask.device)
+        conts = [list(comp[keep:j]) + rest for comp, (j, rest) in zip(state.completions, aligned, strict=True)]
+        return cache, torch.cat([state.prompt_mask, ones], dim=1), conts
+
+    def _aligned_prefix(self, comp: list[int], target: str) -> tuple[int, str]:
+        """Largest j with decode(comp[:j]) a prefix of `target`, and the text of `target` after it."""
+        lo, hi = 0, len(comp)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if target.startswith(self.tokenizer.decode(comp[:mid], skip_special_tokens=True)):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo, target[len(self.tokenizer.decode(comp[:lo], skip_special_tokens=True)) :]
+
+    def _score_continuations(self, cache, prev_mask, conts, cands) -> torch.Tensor:
+        """(B, K) summed log-prob of candidate k after cache row b + conts[b] (each conts[b] non-empty)."""
+        b, k = len(conts), len(cands)
+        cache.batch_repeat_interleave(k)
+        width = max(map(len, conts)) + max(map(len, cands))
+        ids = torch.full((b * k, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((b * k, width), dtype=torch.long)
+        for i, cont in enumerate(conts):
+            for j, cand in enumerate(cands):
+                seq = cont + cand
+                ids[i * k + j, : len(seq)] = torch.tensor(seq)
+                mask[i * k + j, : len(seq)] = 1
+        prev = prev_mask.repeat_interleave(k, dim=0)
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        pos = prev.sum(-1, keepdim=True) + torch.arange(width, device=self.device)[None]
+        logits = self.model(input_ids=ids, attention_mask=torch.cat([prev, mask], dim=1), position_ids=pos,
+                            cache=cache, use_cache=True).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)  # (B*K, W, V)
+        scores = torch.empty(b, k)
+        for i, cont in enumerate(conts):
+            c = len(cont)
+            for j, cand in enumerate(cands):
+                r, n = i * k + j, len(cand)
+                target = torch.tensor(cand, device=logp.device)[:, None]
+                scores[i, j] = logp[r, c - 1 : c - 1 + n].gather(-1, target).sum()
+        return scores
 
     # ------------------------------------------------------------------ predict
     def predict(
@@ -434,10 +491,11 @@ class Pipeline:
         for chunk in _batched(ready, batch_size):
             media = [m for _, m, _ in chunk]
             timings: dict[str, float] = {}
-            ids = self.generate(media, question, do_sample, max_new_tokens, temperature=temperature, timings=timings)
+            ids, state = self.generate(media, question, do_sample, max_new_tokens, temperature=temperature,
+                                       timings=timings, return_state=True)
             texts = [self.tokenizer.decode(c, skip_special_tokens=True).strip() for c in ids]
             t0 = time.perf_counter()
-            dists = self.label_distribution(media, texts, labels, question)
+            dists = self.label_distribution(media, texts, labels, question, state=state)
             timings["probs"] = (time.perf_counter() - t0) * 1000
             share = {k: v / len(chunk) for k, v in timings.items() if k != "ms_per_token"}
             for (i, m, own), c, text, dist in zip(chunk, ids, texts, dists, strict=True):

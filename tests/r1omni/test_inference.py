@@ -91,3 +91,34 @@ def test_occlusion_and_silence_are_local(tiny_pipeline, clips):
     assert torch.all(floor == floor.min())
     assert s[:, 60:].std() > 0.01
     assert not torch.equal(m.input_features[:, :45], floor)
+
+
+def test_label_distribution_from_the_generation_cache_equals_a_fresh_prefix(tiny_pipeline, clips):
+    """predict() scores labels from generate()'s KV cache; it must match running the answer prefix anew."""
+    from r1omni.inference import GenerationState
+
+    pipe = tiny_pipeline
+    media = [pipe.encode(clips[0]), pipe.encode(clips[2])]
+    texts = ["<think>the mouth turns up.</think>\n<answer>happy</answer>", "<think>the voice is low and slow"]
+    comps = [pipe.completion_ids(t) for t in texts]
+    width = max(map(len, comps))
+    prompt = pipe.prompt_ids()
+    # what generate() leaves: prompt + generated block (pads after a row's end), all but the last column fed
+    rows = [prompt + c + [pipe.pad_id] * (width - len(c)) for c in comps]
+    batch = pipe.collate(media, rows)
+    mask = batch["attention_mask"].clone()
+    for i, c in enumerate(comps):
+        mask[i, len(prompt) + len(c) :] = 0
+    fed = {k: (v[:, :-1] if k in ("input_ids", "position_ids") else v) for k, v in batch.items()}
+    fed["attention_mask"] = mask[:, :-1]
+    fed["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)[:, :-1]
+    with torch.no_grad():
+        cache = pipe.model(**fed, use_cache=True, logits_to_keep=1).cache
+    state = GenerationState(cache, batch["attention_mask"][:, : len(prompt)], comps, width)
+    labels = ("happy", "sad", "angry")
+    from_cache = pipe.label_distribution(media, texts, labels, state=state)
+    fresh = pipe.label_distribution(media, texts, labels)
+    for a, b in zip(from_cache, fresh, strict=True):
+        assert sum(a.values()) == pytest.approx(1.0, abs=1e-4)
+        for lab in labels:
+            assert a[lab] == pytest.approx(b[lab], abs=1e-4)
