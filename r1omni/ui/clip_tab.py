@@ -57,7 +57,7 @@ def build(backend: Backend, examples_dir: Path) -> dict:
                 label_set = gr.Dropdown(["dfew", "mafw"], value="dfew", label="Label set")
                 decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
                 max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
-                mode = gr.Radio(["fast", "full"], value="fast", label="Explanation",
+                mode = gr.Radio(["fast", "full"], value="full", label="Explanation",
                                 info="fast: modality Shapley + gate; full: adds frame and audio occlusion")
             run = gr.Button("Explain", variant="primary", elem_id="explain-button")
         with gr.Column(scale=2):
