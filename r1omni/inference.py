@@ -320,6 +320,7 @@ class Pipeline:
             pad_token_id=self.pad_id,
             logits_processor=[clock],
             return_dict_in_generate=True,
+            use_cache=True,  # a checkpoint saved by a trainer may carry use_cache=False
             **{k: v for k, v in kwargs.items() if k != "do_sample"},
         )
         t1 = time.perf_counter()
@@ -392,7 +393,7 @@ class Pipeline:
         and all labels of all clips are scored in one forward.
         """
         cands = [self.completion_ids(f"{lab}</answer>") for lab in labels]
-        if state is not None:
+        if state is not None and state.cache is not None:
             cache, prev_mask, conts = self._resume_after_generation(state)
         else:
             cache, prev_mask, conts = self._run_answer_prefix(media, texts, question)

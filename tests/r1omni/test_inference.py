@@ -122,3 +122,17 @@ def test_label_distribution_from_the_generation_cache_equals_a_fresh_prefix(tiny
         assert sum(a.values()) == pytest.approx(1.0, abs=1e-4)
         for lab in labels:
             assert a[lab] == pytest.approx(b[lab], abs=1e-4)
+
+
+def test_checkpoint_saved_without_cache_still_predicts(tiny_pipeline, clips):
+    """Trainers save use_cache=False into the config; prediction must neither break nor change."""
+    before = tiny_pipeline.predict(clips[:1], max_new_tokens=6)[0]
+    tiny_pipeline.model.config.use_cache = False
+    tiny_pipeline.model.generation_config.use_cache = False
+    try:
+        after = tiny_pipeline.predict(clips[:1], max_new_tokens=6)[0]
+    finally:
+        tiny_pipeline.model.config.use_cache = True
+        tiny_pipeline.model.generation_config.use_cache = True
+    assert after.completion_ids == before.completion_ids
+    assert after.probs == pytest.approx(before.probs, abs=1e-5)
