@@ -51,21 +51,21 @@ class DemoSettings:
 
     preset: str = "demo"
     threads: int = 2
-    train_clips: int = 4000
+    train_clips: int = 3000
     train_seed: int = 20260101
     test_clips: int = 336
     test_seed: int = 99991
-    pretrain_steps: int = 500
+    pretrain_steps: int = 800
     pretrain_batch: int = 16
     pretrain_lr: float = 2e-3
-    sft_steps: int = 1500
+    sft_steps: int = 1400
     sft_batch: int = 16
     sft_lr: float = 1e-3
     sft_warmup: int = 60
     sft_drop_prob: float = 0.5
     sft_aux_weight: float = 0.3
-    grpo_clips: int = 512
-    grpo_steps: int = 40
+    grpo_clips: int = 256
+    grpo_steps: int = 30
     grpo_generations: int = 8
     grpo_batch: int = 16
     grpo_lr: float = 1e-5
@@ -141,12 +141,12 @@ def _render_one(args: tuple[Any, int]) -> tuple[np.ndarray, np.ndarray]:
     return render_sampled_frames(spec, num_frames), render_voice(spec)
 
 
-def render_store(n: int, seed: int, config, workers: int = 2) -> ClipStore:
-    """Render n balanced clips (label x cue modality) in memory."""
+def render_store(n: int, seed: int, config, workers: int = 2, specs: list | None = None) -> ClipStore:
+    """Render n balanced clips (label x cue modality; or the given specs) in memory."""
     from r1omni.media import log_mel_batch
     from r1omni.synthetic.clips import plan_specs
 
-    specs = plan_specs(n, seed)
+    specs = plan_specs(n, seed) if specs is None else specs
     jobs = [(s, config.num_frames) for s in specs]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -387,20 +387,25 @@ class _NoMedia:
 # stage (c): GRPO
 
 
-def grpo_stage(sft_dir: Path, out_dir: Path, store: ClipStore, s: DemoSettings, question: str, system: str) -> Path:
-    """Stage (c): OmniGRPOTrainer from the saved SFT checkpoint, media from the in-memory clips."""
+def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, system: str) -> Path:
+    """Stage (c): OmniGRPOTrainer from the saved SFT checkpoint, on a subset of the training clips."""
     from trl import GRPOConfig
 
+    from r1omni.config import load_config
+    from r1omni.synthetic.clips import plan_specs
     from training import grpo
     from training.data import EncodedClip, MediaEncoder
     from training.sft import ScriptArguments
 
+    cfg = load_config(sft_dir)
     rng = np.random.default_rng([s.seed, 3])
-    chosen = rng.choice(len(store.specs), min(s.grpo_clips, len(store.specs)), replace=False)
+    chosen = sorted(rng.choice(s.train_clips, min(s.grpo_clips, s.train_clips), replace=False).tolist())
+    all_specs = plan_specs(s.train_clips, s.train_seed)
+    store = render_store(len(chosen), s.train_seed, cfg, specs=[all_specs[i] for i in chosen])
+    logger.info("GRPO on %d training clips", len(chosen))
     records = []
-    for i in chosen:
-        spec = store.specs[int(i)]
-        records.append({"prompt": question, "clip_index": int(i), "label": spec.label,
+    for i, spec in enumerate(store.specs):
+        records.append({"prompt": question, "clip_index": i, "label": spec.label,
                         "solution": f"<answer> {spec.label} </answer>", "cue_modality": spec.cue_modality,
                         "video_label": spec.video_label, "audio_label": spec.audio_label})
 
@@ -414,17 +419,13 @@ def grpo_stage(sft_dir: Path, out_dir: Path, store: ClipStore, s: DemoSettings, 
         report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, seed=s.seed,
         lr_scheduler_type="constant", dataloader_num_workers=0,
     )
-    holder: dict[str, Any] = {}
 
     def clip_fn(row: dict[str, Any]) -> EncodedClip:
         i = int(row["clip_index"])
-        return EncodedClip(pixels_of(store.frames[i : i + 1], holder["image_size"])[0], store.mels[i].float())
+        return EncodedClip(pixels_of(store.frames[i : i + 1], cfg.image_size)[0], store.mels[i].float())
 
     from r1omni.checkpoint import load_tokenizers
-    from r1omni.config import load_config
 
-    cfg = load_config(sft_dir)
-    holder["image_size"] = cfg.image_size
     _, gate_tok = load_tokenizers(sft_dir)
     encoder = MediaEncoder(cfg, gate_tok, clip_fn=clip_fn)
     return grpo.main(script, args, media_encoder=encoder, records=records)
@@ -454,7 +455,7 @@ def write_test_set(out_dir: Path, n: int, seed: int) -> Path:
     return out_dir / "manifest.csv"
 
 
-def build(out: Path, run_dir: Path, s: DemoSettings) -> dict[str, Any]:
+def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> dict[str, Any]:
     from r1omni.config import preset_config
     from r1omni.modeling import HumanOmniQwen2ForCausalLM
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
@@ -466,31 +467,38 @@ def build(out: Path, run_dir: Path, s: DemoSettings) -> dict[str, Any]:
     timings: dict[str, float] = {}
     t = time.time()
     question, system = DEFAULT_QUESTION, DEFAULT_SYSTEM
-    tokenizer, gate_tokenizer = build_tokenizers_for_demo(question, system)
-    config = preset_config(s.preset, vocab_size=len(tokenizer), bert_vocab_size=len(gate_tokenizer))
-    config.pad_token_id, config.eos_token_id = tokenizer.pad_token_id, tokenizer.eos_token_id
-    model = HumanOmniQwen2ForCausalLM(config)
-    logger.info("model: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
+    sft_dir = run_dir / "sft"
+    if from_sft:  # reuse the SFT checkpoint of an earlier build with the same settings
+        prev = json.loads((run_dir / "sft_summary.json").read_text())
+        timings.update(prev["timings_s"])
+        sft_loss = prev["sft_final_lm_loss"]
+    else:
+        tokenizer, gate_tokenizer = build_tokenizers_for_demo(question, system)
+        config = preset_config(s.preset, vocab_size=len(tokenizer), bert_vocab_size=len(gate_tokenizer))
+        config.pad_token_id, config.eos_token_id = tokenizer.pad_token_id, tokenizer.eos_token_id
+        model = HumanOmniQwen2ForCausalLM(config)
+        logger.info("model: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
 
-    store = render_store(s.train_clips, s.train_seed, config)
-    timings["data_s"] = time.time() - t
-    logger.info("rendered %d training clips in %.0fs", s.train_clips, timings["data_s"])
+        store = render_store(s.train_clips, s.train_seed, config)
+        timings["data_s"] = time.time() - t
+        logger.info("rendered %d training clips in %.0fs", s.train_clips, timings["data_s"])
+
+        t = time.time()
+        heads = pretrain_towers(model, gate_tokenizer, store, s, question)
+        timings["pretrain_s"] = time.time() - t
+
+        t = time.time()
+        cache = cache_tower_outputs(model, store)
+        sft_hist = sft_stage(model, tokenizer, gate_tokenizer, heads, store, cache, s, question, system)
+        timings["sft_s"] = time.time() - t
+        save_output(model, tokenizer, gate_tokenizer, sft_dir)
+        del cache, store, model
+        sft_loss = float(np.mean([h["lm_loss"] for h in sft_hist[-50:]]))
+        (run_dir / "sft_summary.json").write_text(json.dumps({"timings_s": timings, "sft_final_lm_loss": sft_loss}))
 
     t = time.time()
-    heads = pretrain_towers(model, gate_tokenizer, store, s, question)
-    timings["pretrain_s"] = time.time() - t
-
-    t = time.time()
-    cache = cache_tower_outputs(model, store)
-    sft_hist = sft_stage(model, tokenizer, gate_tokenizer, heads, store, cache, s, question, system)
-    timings["sft_s"] = time.time() - t
-    sft_dir = save_output(model, tokenizer, gate_tokenizer, run_dir / "sft")
-    del cache
-
-    t = time.time()
-    grpo_dir = grpo_stage(sft_dir, run_dir / "grpo", store, s, question, system)
+    grpo_dir = grpo_stage(sft_dir, run_dir / "grpo", s, question, system)
     timings["grpo_s"] = time.time() - t
-    del store
 
     t = time.time()
     manifest = write_test_set(run_dir / "test", s.test_clips, s.test_seed)
@@ -501,8 +509,7 @@ def build(out: Path, run_dir: Path, s: DemoSettings) -> dict[str, Any]:
         shutil.rmtree(out)
     shutil.copytree(grpo_dir, out, ignore=shutil.ignore_patterns("checkpoint-*", "runs", "metrics.csv",
                                                                  "training_args.bin"))
-    summary = {"settings": asdict(s), "timings_s": timings, "results": results,
-               "sft_final_lm_loss": float(np.mean([h["lm_loss"] for h in sft_hist[-50:]]))}
+    summary = {"settings": asdict(s), "timings_s": timings, "results": results, "sft_final_lm_loss": sft_loss}
     write_model_card(out, summary)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.info("demo checkpoint written to %s: %s", out, json.dumps(results))
@@ -516,13 +523,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=Path("assets/demo-checkpoint"), help="checkpoint folder to write")
     p.add_argument("--run-dir", type=Path, default=Path("runs/demo"), help="intermediate checkpoints, logs, test set")
     p.add_argument("--recipe", type=Path, default=RECIPE, help="YAML with a `demo:` section")
+    p.add_argument("--from-sft", action="store_true", help="reuse RUN_DIR/sft and redo only GRPO + evaluation")
     for f in fields(DemoSettings):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None, dest=f.name)
     a = p.parse_args(argv)
     setup_logging()
     settings = DemoSettings.from_recipe(a.recipe, **{f.name: getattr(a, f.name) for f in fields(DemoSettings)})
     a.run_dir.mkdir(parents=True, exist_ok=True)
-    return build(a.out, a.run_dir, settings)
+    return build(a.out, a.run_dir, settings, from_sft=a.from_sft)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
 
     rows = read_manifest(manifest)
     pipe = Pipeline.load(str(checkpoint), device=device)
-    preds = pipe.predict([str(r.path) for r in rows], label_set=label_set, max_new_tokens=max_new_tokens,
+    preds = pipe.predict([str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
                          batch_size=batch_size)
     y_true, y_pred, formed, truth_share, errors = [], [], [], [], 0
     by_mod: dict[str, list[bool]] = defaultdict(list)

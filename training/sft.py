@@ -98,6 +98,7 @@ def save_output(model, tokenizer, gate_tokenizer, out_dir: str | Path) -> Path:
     from r1omni.checkpoint import save_checkpoint
 
     out = Path(out_dir)
+    model.config.use_cache = True  # trainers switch the KV cache off for training; the checkpoint is for inference
     save_checkpoint(model, out, tokenizer=tokenizer, bert_tokenizer=gate_tokenizer)
     logger.info("saved checkpoint to %s", out)
     return out
