@@ -90,3 +90,21 @@ def test_get_rewards_unknown_name_lists_valid_names() -> None:
 def test_doctests() -> None:
     result = doctest.testmod(rewards, raise_on_error=False)
     assert result.attempted >= 6 and result.failed == 0
+
+
+def test_claims_reward_against_synthetic_truth() -> None:
+    import numpy as np
+
+    from r1omni.synthetic import build_reasoning, false_claim
+    from r1omni.synthetic.clips import plan_specs
+    from training.rewards import claims_reward
+
+    spec = next(s for s in plan_specs(21, seed=3) if s.cue_modality == "video" and s.label != "neutral")
+    rng = np.random.default_rng(0)
+    truthful = build_reasoning(spec, rng)
+    lie = truthful.replace("<think>", "<think>" + false_claim(spec, "audio", rng) + " ")
+    row = {"label": spec.label, "cue_modality": spec.cue_modality}
+    cols = {k: [v] * 4 for k, v in row.items()}
+    out = claims_reward([truthful, lie, "<answer>sad</answer>", "<think>Hello there.</think>"], **cols)
+    assert out[0] == 1.0 and 0.0 < out[1] < 1.0 and out[2] == 0.0 and out[3] is None
+    assert claims_reward([truthful], label=["sad"]) == [None]  # no synthetic ground truth in the row
