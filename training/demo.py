@@ -220,14 +220,16 @@ def pack_audio(h: torch.Tensor, n_mels: int, length: int) -> torch.Tensor:
 
 def gate_batch(gate_tokenizer, question: str, n: int) -> dict[str, torch.Tensor]:
     enc = gate_tokenizer(question, truncation=True, max_length=512, return_tensors="pt")
-    return {"gate_input_ids": enc["input_ids"].expand(n, -1), "gate_attention_mask": enc["attention_mask"].expand(n, -1)}
+    return {"gate_input_ids": enc["input_ids"].expand(n, -1),
+            "gate_attention_mask": enc["attention_mask"].expand(n, -1)}
 
 
 def aux_losses(bb, heads: AuxHeads, seen: dict, v_lab, a_lab, towers: bool = True) -> dict[str, torch.Tensor]:
     out = {}
     if towers:
         vt = seen["vision_tower"]  # (B*T, P, C)
-        out["video_tower"] = F.cross_entropy(heads.video_tower(vt.reshape(len(v_lab), -1, vt.shape[-1]).amax(1)), v_lab)
+        pooled = vt.reshape(len(v_lab), -1, vt.shape[-1]).amax(1)  # (B, C): max over frames x patches
+        out["video_tower"] = F.cross_entropy(heads.video_tower(pooled), v_lab)
         out["audio_tower"] = F.cross_entropy(heads.audio_tower(seen["audio_tower"].amax(1)), a_lab)
     out["video_tokens"] = F.cross_entropy(heads.video_tokens(seen["mm_projector"].mean(1)), v_lab)
     out["audio_tokens"] = F.cross_entropy(heads.audio_tokens(seen["audio_projector"].mean(1)), a_lab)

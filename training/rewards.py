@@ -145,7 +145,8 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
     rewards: list[float | None] = []
     for i, completion in enumerate(completions):
         row = _row(kwargs, i, n)
-        has_truth = (row.get("video_label") and row.get("audio_label")) or (row.get("cue_modality") and row.get("label"))
+        per_modality = row.get("video_label") and row.get("audio_label")
+        has_truth = per_modality or (row.get("cue_modality") and row.get("label"))
         if not has_truth:
             rewards.append(None)
             continue
