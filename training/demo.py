@@ -56,6 +56,7 @@ class DemoSettings:
     test_clips: int = 336
     test_seed: int = 99991
     pretrain_steps: int = 800
+    pretrain_audio_steps: int = 600
     pretrain_batch: int = 16
     pretrain_lr: float = 2e-3
     sft_steps: int = 1400
@@ -104,8 +105,33 @@ class ClipStore:
     def audio_labels(self) -> torch.Tensor:
         return torch.tensor([LABELS.index(s.audio_label) for s in self.specs])
 
+    def frame_labels(self) -> torch.Tensor:
+        """(N, T): the expression each sampled frame shows (the video label inside the cue window, else neutral)."""
+        return torch.tensor([sampled_frame_labels(s, self.frames.shape[1]) for s in self.specs])
+
     def labels(self) -> torch.Tensor:
         return torch.tensor([LABELS.index(s.label) for s in self.specs])
+
+
+def sampled_frame_labels(spec, num_frames: int) -> list[int]:
+    """Label index of each sampled frame: the drawn expression, known exactly from the spec."""
+    from r1omni.media import sample_frame_indices
+    from r1omni.synthetic import face
+
+    n = int(round(spec.duration_s * face.FPS))
+    cued = face.video_is_cued(spec)
+    return [LABELS.index(spec.video_label) if cued and face.frame_in_window(i, spec, face.FPS)
+            else LABELS.index("neutral") for i in sample_frame_indices(n, num_frames)]
+
+
+def augment_pixels(px: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Label-preserving variety for tower pretraining: mirror, shift and per-channel gain. (N, 3, S, S)."""
+    flip = torch.from_numpy(rng.random(px.shape[0]) < 0.5)
+    px = torch.where(flip[:, None, None, None], px.flip(-1), px)
+    dy, dx = (int(v) for v in rng.integers(-10, 11, 2))
+    px = torch.roll(px, shifts=(dy, dx), dims=(-2, -1))
+    gain = torch.from_numpy(1 + 0.2 * (rng.random((px.shape[0], 3, 1, 1)) - 0.5)).float()
+    return (px * gain).clamp(-1, 1)
 
 
 def render_sampled_frames(spec, num_frames: int) -> np.ndarray:
@@ -225,14 +251,22 @@ def gate_batch(gate_tokenizer, question: str, n: int) -> dict[str, torch.Tensor]
 
 
 def aux_losses(bb, heads: AuxHeads, seen: dict, v_lab, a_lab, towers: bool = True) -> dict[str, torch.Tensor]:
+    """Auxiliary losses. `v_lab` is (B, T): one label per sampled frame, so the vision tower and each frame's
+    projector tokens learn the expression that frame shows (dense, exact supervision from the synthetic
+    ground truth); `a_lab` is (B,) or None (audio skipped)."""
     out = {}
+    b, t = v_lab.shape
+    frames = v_lab.reshape(-1)
     if towers:
         vt = seen["vision_tower"]  # (B*T, P, C)
-        pooled = vt.reshape(len(v_lab), -1, vt.shape[-1]).amax(1)  # (B, C): max over frames x patches
-        out["video_tower"] = F.cross_entropy(heads.video_tower(pooled), v_lab)
-        out["audio_tower"] = F.cross_entropy(heads.audio_tower(seen["audio_tower"].amax(1)), a_lab)
-    out["video_tokens"] = F.cross_entropy(heads.video_tokens(seen["mm_projector"].mean(1)), v_lab)
-    out["audio_tokens"] = F.cross_entropy(heads.audio_tokens(seen["audio_projector"].mean(1)), a_lab)
+        out["video_tower"] = F.cross_entropy(heads.video_tower(vt.amax(1)), frames)  # max over patches
+        if a_lab is not None:
+            out["audio_tower"] = F.cross_entropy(heads.audio_tower(seen["audio_tower"].amax(1)), a_lab)
+    tokens = seen["mm_projector"]  # (B, T * g * g, D), time-major
+    per_frame = tokens.reshape(b, t, -1, tokens.shape[-1]).mean(2).reshape(b * t, -1)  # (B*T, D)
+    out["video_tokens"] = F.cross_entropy(heads.video_tokens(per_frame), frames)
+    if a_lab is not None:
+        out["audio_tokens"] = F.cross_entropy(heads.audio_tokens(seen["audio_projector"].mean(1)), a_lab)
     return out
 
 
@@ -245,7 +279,7 @@ def pretrain_towers(model, gate_tokenizer, store: ClipStore, s: DemoSettings, qu
     opt = torch.optim.AdamW(params, lr=s.pretrain_lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(30, s.pretrain_steps))
     rng = np.random.default_rng([s.seed, 1])
-    v_all, a_all = store.video_labels(), store.audio_labels()
+    v_all, a_all = store.frame_labels(), store.audio_labels()
     modules = {"vision_tower": bb.vision_tower, "audio_tower": bb.audio_tower, "mm_projector": bb.mm_projector,
                "audio_projector": bb.audio_projector}
     t0, hist = time.time(), []
@@ -253,9 +287,13 @@ def pretrain_towers(model, gate_tokenizer, store: ClipStore, s: DemoSettings, qu
         for step in range(1, s.pretrain_steps + 1):
             idx = rng.choice(len(store.specs), s.pretrain_batch, replace=False)
             gate = bb.get_gate_probs(**gate_batch(gate_tokenizer, question, len(idx))).detach()
-            bb.get_video_features(pixels_of(store.frames[idx], model.config.image_size), gate)
-            bb.get_audio_features(store.mels[idx].float())
-            losses = aux_losses(bb, heads, seen, v_all[idx], a_all[idx])
+            px = pixels_of(store.frames[idx], model.config.image_size)  # (B, T, 3, S, S)
+            px = augment_pixels(px.flatten(0, 1), rng).view(px.shape)
+            bb.get_video_features(px, gate)
+            with_audio = step <= s.pretrain_audio_steps  # audio converges in a few hundred steps
+            if with_audio:
+                bb.get_audio_features(store.mels[idx].float())
+            losses = aux_losses(bb, heads, seen, v_all[idx], a_all[idx] if with_audio else None)
             loss = sum(losses.values())
             opt.zero_grad()
             loss.backward()
@@ -264,7 +302,7 @@ def pretrain_towers(model, gate_tokenizer, store: ClipStore, s: DemoSettings, qu
             sched.step()
             hist.append({k: v.item() for k, v in losses.items()})
             if step % 50 == 0 or step == s.pretrain_steps:
-                avg = {k: np.mean([h[k] for h in hist[-50:]]) for k in hist[-1]}
+                avg = {k: np.mean([h[k] for h in hist[-50:] if k in h]) for k in hist[-1]}
                 logger.info("pretrain %d/%d %.0fs %s", step, s.pretrain_steps, time.time() - t0,
                             " ".join(f"{k}={v:.3f}" for k, v in avg.items()))
     return heads
@@ -335,6 +373,7 @@ def sft_stage(model, tokenizer, gate_tokenizer, heads: AuxHeads, store: ClipStor
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(s.sft_warmup, s.sft_steps))
     text = SFTCollator(tokenizer, _NoMedia(cfg), system)
     rng = np.random.default_rng([s.seed, 2])
+    frame_lab = store.frame_labels()
     pad = tokenizer.pad_token_id
     hist: list[dict[str, float]] = []
     t0 = time.time()
@@ -344,13 +383,14 @@ def sft_stage(model, tokenizer, gate_tokenizer, heads: AuxHeads, store: ClipStor
         for step in range(1, s.sft_steps + 1):
             idx = rng.choice(len(store.specs), s.sft_batch, replace=False)
             seqs, v_in, a_in, v_lab, a_lab = [], [], [], [], []
+            neutral_frames = [LABELS.index("neutral")] * cfg.num_frames
             for i in idx:
                 spec = store.specs[i]
                 target, dropped, truth = sft_example(spec, rng, s.sft_drop_prob)
                 seqs.append(text.encode_text(question, target))
                 v_in.append(grey_v if dropped == "video" else vis[i].float())
                 a_in.append(silence_a if dropped == "audio" else aud[i].float())
-                v_lab.append(LABELS.index(truth["video_label"]))
+                v_lab.append(neutral_frames if dropped == "video" else frame_lab[i].tolist())
                 a_lab.append(LABELS.index(truth["audio_label"]))
             width = max(len(ids) for ids, _ in seqs)
             ids = torch.full((len(seqs), width), pad)
