@@ -97,21 +97,35 @@ def _load(args):
                          allow_network=args.allow_network)
 
 
+def _emit_all(results, as_json: bool, human) -> int:
+    """Print each result (JSON line or `human(d)`), errors as JSON records only; exit code 2 if any failed."""
+    dicts = [r.to_dict() for r in results]
+    for d in dicts:
+        if "error" not in d:
+            _emit(d, as_json, human(d) if not as_json else "")
+        elif as_json:
+            _emit(d, True, "")
+    return _report_errors(dicts)
+
+
+def _human_prediction(d: dict) -> str:
+    top = max(d["probs"], key=d["probs"].get) if d["probs"] else None
+    text = f"{d['clip']}: {d['label']} (p={d['probs'].get(top, 0):.2f})  {d['reasoning'] or d['answer']}"
+    return text + "".join(f"\n  notice: {n}" for n in d["notices"])
+
+
+def _human_explanation(d: dict) -> str:
+    pred, share = d["prediction"], d["modality"]["share"]
+    head = f"{pred['clip']}: {pred['label']}  video share {share['video']:.2f}, audio share {share['audio']:.2f}"
+    return head + "".join(f"\n  claim [{','.join(c['cites']) or '-'}] {c['flag'] or 'ok'}: {c['text']}"
+                          for c in d["claims"])
+
+
 def cmd_predict(args) -> int:
     pipe = _load(args)
     results = pipe.predict(args.clips, label_set_name=args.label_set, question=args.question,
                            do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    dicts = [r.to_dict() for r in results]
-    for d in dicts:
-        if "error" in d:
-            if args.json:
-                _emit(d, True, "")
-            continue
-        top = max(d["probs"], key=d["probs"].get) if d["probs"] else None
-        human = f"{d['clip']}: {d['label']} (p={d['probs'].get(top, 0):.2f})  {d['reasoning'] or d['answer']}"
-        human += "".join(f"\n  notice: {n}" for n in d["notices"])
-        _emit(d, args.json, human)
-    return _report_errors(dicts)
+    return _emit_all(results, args.json, _human_prediction)
 
 
 def cmd_explain(args) -> int:
@@ -120,18 +134,7 @@ def cmd_explain(args) -> int:
     pipe = _load(args)
     results = explain(pipe, args.clips, mode=args.mode, label_set=args.label_set, question=args.question,
                       do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    dicts = [r.to_dict() for r in results]
-    for d in dicts:
-        if "error" in d:
-            if args.json:
-                _emit(d, True, "")
-            continue
-        pred, mod = d["prediction"], d["modality"]["share"]
-        human = (f"{pred['clip']}: {pred['label']}  video share {mod['video']:.2f}, audio share {mod['audio']:.2f}"
-                 + "".join(f"\n  claim [{','.join(c['cites']) or '-'}] {c['flag'] or 'ok'}: {c['text']}"
-                           for c in d["claims"]))
-        _emit(d, args.json, human)
-    return _report_errors(dicts)
+    return _emit_all(results, args.json, _human_explanation)
 
 
 def cmd_eval(args) -> int:

@@ -103,3 +103,26 @@ def test_init_checkpoint_tiny_loads_back_strictly(tmp_path):
 
     model = load_model(tmp_path / "ck", device="cpu")
     assert model.config.model_type == "HumanOmni_qwen2"
+
+
+def test_explain_json_stream_with_a_bad_clip(tiny_checkpoint, tmp_path, good_clip):
+    from r1omni.explain import schema_errors
+
+    bad = make_bad_input("empty", tmp_path)
+    res = _run("explain", good_clip, bad, "--checkpoint", tiny_checkpoint, "--json", "--max-new-tokens", "6")
+    assert res.returncode == 2
+    first, second = (json.loads(line) for line in res.stdout.splitlines())
+    assert schema_errors(first) == []
+    assert set(second) == {"clip", "error"}
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_explain_real_clips_report_absent_modalities(tiny_checkpoint, real_clips):
+    chosen = [p for p in real_clips if p.name.startswith("01-01-08")] + [p for p in real_clips if p.suffix == ".mp3"][:1]
+    res = _run("explain", *chosen, "--checkpoint", tiny_checkpoint, "--json", "--max-new-tokens", "6")
+    assert res.returncode == 0, res.stderr
+    no_audio, audio_only = (json.loads(line) for line in res.stdout.splitlines())
+    assert no_audio["modality"]["share"]["audio"] == 0 and no_audio["modality"]["shapley"]["audio"] == 0
+    assert no_audio["audio_segments"] == []
+    assert audio_only["modality"]["share"]["video"] == 0 and audio_only["modality"]["shapley"]["video"] == 0
+    assert audio_only["frames"] == []
