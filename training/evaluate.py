@@ -88,7 +88,7 @@ from scratch, about {sum(t.values()) / 60:.0f} minutes on 2 cores:
 1. {s['train_clips']} synthetic cue-controlled clips (`r1omni.synthetic`, seed {s['train_seed']}): a drawn face
    and a synthetic voice; the emotion shows only inside a cue window and only in the cue modality
    (video, audio or both); 7 DFEW labels.
-2. Towers + projectors pretrained with auxiliary 7-way heads ({s['pretrain_steps']} steps).
+2. Towers + projectors pretrained with auxiliary 7-way heads (per-frame expression labels for the vision side) ({s['pretrain_steps']} steps).
 3. Cold-start SFT of projectors + gate + LM on truthful `<think>` reasoning about the cues
    ({s['sft_steps']} steps of {s['sft_batch']}); in two-cue clips one modality is masked at random and
    the reasoning says so.
@@ -105,6 +105,11 @@ by the normal pipeline; all three cue modalities), greedy decoding:
 
 Claim truthfulness = share of cue claims in `<think>` that are true for the clip (what the face / voice
 actually showed), checked by `r1omni.synthetic.check_claims`.
+
+Why GRPO changes so little here: after cold-start SFT the model is nearly deterministic on clips like its
+training data, so most groups of 8 sampled completions get identical rewards (zero advantage, no gradient),
+and the short CPU run (a few dozen steps at a small learning rate, KL-regularised) only polishes. GRPO is
+kept in the build because it is the paper's second stage and exercises the same trainer used at scale.
 
 ## What it can do
 - Answer with `<think>…</think><answer>label</answer>` on clips like its training data: one drawn face,
