@@ -193,7 +193,7 @@ class Pipeline:
         if clip.has_audio:
             audio = np.asarray(clip.audio[:n], dtype=np.float32)
             features = media_lib.log_mel(audio, num_samples=n)
-            if len(clip.audio) > n:
+            if len(clip.audio) > n + SAMPLE_RATE // 10:  # ignore codec padding of a few ms
                 notices.append(
                     f"audio is {len(clip.audio) / SAMPLE_RATE:.1f} s long; the model hears only the first "
                     f"{n / SAMPLE_RATE:.1f} s"
