@@ -46,9 +46,10 @@ class ExplainParams:
     max_new_tokens: int | None = None
     batch_size: int = 8
     forward_batch_size: int = 32
-    target: str = "answer"
+    target: str = "completion"
     audio_window_s: float = temporal.DEFAULT_AUDIO_WINDOW_S
     max_audio_windows: int = temporal.DEFAULT_MAX_AUDIO_WINDOWS
+    temporal: str = "both"
     thresholds: flag_lib.FlagThresholds = field(default_factory=flag_lib.FlagThresholds)
 
     def __post_init__(self):
@@ -56,6 +57,9 @@ class ExplainParams:
             raise UsageError(f"unknown explain mode '{self.mode}'; choose one of: {', '.join(MODES)}")
         if self.target not in TARGETS:
             raise UsageError(f"unknown explain target '{self.target}'; choose one of: {', '.join(TARGETS)}")
+        if self.temporal not in temporal.TEMPORAL_MODES:
+            raise UsageError(f"unknown temporal mode '{self.temporal}'; choose one of: "
+                             f"{', '.join(temporal.TEMPORAL_MODES)}")
         get_label_set(self.label_set)
 
     def to_dict(self) -> dict:
@@ -200,7 +204,8 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
     if params.mode == "full":
         dur = m.audio_duration_s if m.uses_audio else 0.0
         job.windows = temporal.audio_windows(dur, params.audio_window_s, params.max_audio_windows)
-        job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows)
+        job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows,
+                                                                  keep=params.temporal == "both")
         media_list += job.frames + job.audio_media
     job.slots = list(range(len(flat_media), len(flat_media) + len(media_list)))
     flat_media += media_list
@@ -220,8 +225,14 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
     frames, segments = [], []
     if params.mode == "full":
         k = n_c + len(job.frames)
-        frames = temporal.frame_rows(full, [float(t[target_idx].sum()) for t in logps[n_c:k]], m.frame_times_s)
-        segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows)
+        keep = params.temporal == "both"
+        no_video = float(values["audio"][target_idx].sum()) if keep else None  # video masked, audio kept
+        no_audio = float(values["video"][target_idx].sum()) if keep else None
+        n_frames = len(job.frames) // 2 if keep else len(job.frames)
+        frames = temporal.frame_rows(full, [float(t[target_idx].sum()) for t in logps[n_c:k]], m.frame_times_s,
+                                     base=no_video, n=n_frames)
+        segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows,
+                                       base=no_audio)
     labels = get_label_set(params.label_set)
     claims = _claims(job, phi_tok, offsets, row, labels, params.thresholds)
     notices = list(job.prediction.get("notices", [])) + target_notices + _modality_notices(m)

@@ -56,9 +56,11 @@ def schema_errors(d: dict) -> list[str]:
     _check(set(m.get("coalitions", {})) == {"none", "video", "audio", "both"}, "modality.coalitions", e)
     _check(d["gate"] is None or set(d["gate"]) == {"scene", "body", "face"}, "gate", e)
     for r in d["frames"]:
-        _check(set(r) == {"index", "time_s", "score"} and isinstance(r["score"], _NUM), "frames[]", e)
+        _check({"index", "time_s", "score", "drop"} <= set(r) <= {"index", "time_s", "score", "drop", "keep"}
+               and isinstance(r["score"], _NUM), "frames[]", e)
     for r in d["audio_segments"]:
-        _check(set(r) == {"start_s", "end_s", "score"} and r["start_s"] < r["end_s"], "audio_segments[]", e)
+        _check({"start_s", "end_s", "score", "drop"} <= set(r) <= {"start_s", "end_s", "score", "drop", "keep"}
+               and r["start_s"] < r["end_s"], "audio_segments[]", e)
     for r in d["tokens"]:
         _check({"text", "start", "end", "shapley", "dominant"} <= set(r), "tokens[]", e)
     for r in d["claims"]:

@@ -1,10 +1,15 @@
 """Temporal occlusion: which sampled frame and which audio window the answer depends on.
 
 Leave-one-out occlusion (Zeiler & Fergus 2014; SpeechXAI's segment leave-one-out for audio): one sampled
-frame at a time becomes the grey mask baseline, one audio window at a time becomes silence; the score of a
-feature is the drop in the target log-prob. This module builds the perturbed inputs (through the pipeline's
-perturbation functions, the "interpretable input") and turns scored log-probs into timeline rows; it does
-not run the model.
+frame at a time becomes the grey mask baseline, one audio window at a time becomes silence; `drop` = the
+fall of the target log-prob. When a cue spans several frames / windows, removing one of them changes little
+(the others still carry it), so leave-one-out alone points almost at random inside redundant evidence.
+`temporal="both"` (the default) therefore also scores keep-one-only inputs (every other frame grey /
+window silent): `keep` = the rise of the target log-prob over the modality-masked coalition. The reported
+`score` is their mean, the marginal contribution of the feature averaged over the first and the last
+position of a permutation (a two-point estimate of its Shapley value among the frames / windows).
+This module builds the perturbed inputs (through the pipeline's perturbation functions, the
+"interpretable input") and turns scored log-probs into timeline rows; it does not run the model.
 """
 
 from __future__ import annotations
@@ -38,27 +43,55 @@ def audio_windows(
     return [(edges[i], edges[i + 1]) for i in range(n) if edges[i + 1] > edges[i]]
 
 
-def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]]) -> tuple[list, list]:
-    """Perturbed inputs: one per sampled frame (grey) when video is used, one per audio window (silence)."""
-    frames = []
+TEMPORAL_MODES = ("occlude", "both")
+
+
+def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]], keep: bool = False) -> tuple[list, list]:
+    """Perturbed inputs: one per sampled frame (grey) when video is used, one per audio window (silence);
+    with `keep`, then one per frame / window where only it is left (all the others masked)."""
+    frames, audio = [], []
     if media.uses_video:
-        frames = [pipe.occlude_frames(media, [i]) for i in range(media.pixel_values_videos.shape[0])]
-    audio = [pipe.silence_audio(media, a, b) for a, b in windows] if media.uses_audio else []
+        n = media.pixel_values_videos.shape[0]
+        frames = [pipe.occlude_frames(media, [i]) for i in range(n)]
+        if keep:
+            frames += [pipe.occlude_frames(media, [j for j in range(n) if j != i]) for i in range(n)]
+    if media.uses_audio:
+        audio = [pipe.silence_audio(media, a, b) for a, b in windows]
+        if keep:
+            end = media.audio_duration_s
+            audio += [pipe.silence_audio(pipe.silence_audio(media, 0.0, a), b, end) for a, b in windows]
     return frames, audio
 
 
-def frame_rows(full: float, occluded: Sequence[float], frame_times_s: Sequence[float]) -> list[dict]:
-    """Timeline rows {"index", "time_s", "score"}; score = full target log-prob - occluded one."""
-    times = list(frame_times_s) + [None] * max(0, len(occluded) - len(frame_times_s))
+def _scores(full: float, occluded: Sequence[float], base: float | None, n: int) -> list[dict]:
+    """Per feature: drop (leave-one-out), keep (keep-one over the masked modality) and their mean as score."""
+    rows = []
+    for i in range(n):
+        drop = full - occluded[i]
+        if base is None or len(occluded) < 2 * n:
+            rows.append({"score": round(drop, 5), "drop": round(drop, 5)})
+        else:
+            keep = occluded[n + i] - base
+            rows.append({"score": round((drop + keep) / 2, 5), "drop": round(drop, 5), "keep": round(keep, 5)})
+    return rows
+
+
+def frame_rows(full: float, occluded: Sequence[float], frame_times_s: Sequence[float],
+               base: float | None = None, n: int | None = None) -> list[dict]:
+    """Timeline rows {"index", "time_s", "score", "drop"[, "keep"]}; `occluded` holds the n leave-one-out
+    log-probs, then (with `base`, the video-masked log-prob) the n keep-one log-probs."""
+    n = len(occluded) if n is None else n
+    times = list(frame_times_s) + [None] * max(0, n - len(frame_times_s))
     return [
-        {"index": i, "time_s": None if times[i] is None else round(float(times[i]), 3), "score": round(full - v, 5)}
-        for i, v in enumerate(occluded)
+        {"index": i, "time_s": None if times[i] is None else round(float(times[i]), 3)} | row
+        for i, row in enumerate(_scores(full, occluded, base, n))
     ]
 
 
-def audio_rows(full: float, occluded: Sequence[float], windows: Sequence[tuple[float, float]]) -> list[dict]:
-    """Timeline rows {"start_s", "end_s", "score"} for the audio windows."""
+def audio_rows(full: float, occluded: Sequence[float], windows: Sequence[tuple[float, float]],
+               base: float | None = None) -> list[dict]:
+    """Timeline rows {"start_s", "end_s", "score", "drop"[, "keep"]} for the audio windows (see frame_rows)."""
     return [
-        {"start_s": round(a, 3), "end_s": round(b, 3), "score": round(full - v, 5)}
-        for (a, b), v in zip(windows, occluded, strict=True)
+        {"start_s": round(a, 3), "end_s": round(b, 3)} | row
+        for (a, b), row in zip(windows, _scores(full, occluded, base, len(windows)), strict=False)
     ]

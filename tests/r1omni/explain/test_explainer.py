@@ -31,7 +31,7 @@ def test_json_schema_and_types(tiny_pipe, make_clip):
     for c in d["claims"]:
         assert TEXT[c["start"] : c["end"]] == c["text"]
     assert d["prediction"]["label"] == "angry" and set(d["prediction"]["probs"]) >= {"angry", "happy"}
-    assert d["params"]["mode"] == "full" and d["modality"]["target"] == "answer"
+    assert d["params"]["mode"] == "full" and d["modality"]["target"] == "completion"
 
 
 def test_efficiency_on_real_forwards(tiny_pipe, make_clip):

@@ -22,5 +22,14 @@ def test_no_audio_no_windows():
 
 def test_rows_score_is_the_drop():
     rows = frame_rows(-1.0, [-1.5, -0.5], [0.25, 0.75])
-    assert rows == [{"index": 0, "time_s": 0.25, "score": 0.5}, {"index": 1, "time_s": 0.75, "score": -0.5}]
-    assert audio_rows(-2.0, [-4.0], [(0.0, 0.5)]) == [{"start_s": 0.0, "end_s": 0.5, "score": 2.0}]
+    assert rows == [{"index": 0, "time_s": 0.25, "score": 0.5, "drop": 0.5},
+                    {"index": 1, "time_s": 0.75, "score": -0.5, "drop": -0.5}]
+    assert audio_rows(-2.0, [-4.0], [(0.0, 0.5)]) == [{"start_s": 0.0, "end_s": 0.5, "score": 2.0, "drop": 2.0}]
+
+
+def test_two_sided_score_averages_drop_and_keep():
+    # full -1; leave-one-out -1.5 / -1.0; keep-one -2.0 / -4.0 over a masked baseline of -4.0
+    rows = frame_rows(-1.0, [-1.5, -1.0, -2.0, -4.0], [0.25, 0.75], base=-4.0, n=2)
+    assert [(r["drop"], r["keep"], r["score"]) for r in rows] == [(0.5, 2.0, 1.25), (0.0, 0.0, 0.0)]
+    seg = audio_rows(-1.0, [-1.2, -3.0], [(0.0, 0.5)], base=-5.0)
+    assert seg == [{"start_s": 0.0, "end_s": 0.5, "score": 1.1, "drop": 0.2, "keep": 2.0}]
