@@ -137,6 +137,22 @@ def emotion_words(sentence: str, labels: tuple[str, ...] = DFEW) -> tuple[str, .
     return tuple(found)
 
 
+_NEUTRAL_STATE = re.compile(
+    r"\b(calm|relaxed|still|steady|even|flat|level|plain|neutral|composed|unchanged|no (clear|visible|obvious))\b",
+    re.IGNORECASE,
+)
+
+
+def is_neutral_claim(sentence: str, labels: tuple[str, ...] = DFEW) -> bool:
+    """A claim that a modality shows nothing in particular ("the face stays relaxed"), no emotional cue.
+
+    >>> is_neutral_claim("The voice stays calm and even."), is_neutral_claim("The voice trembles.")
+    (True, False)
+    """
+    named = [e for e in emotion_words(sentence, labels) if e not in NON_VERDICT_LABELS]
+    return not named and bool(_NEUTRAL_STATE.search(sentence))
+
+
 def extract_claims(completion: str, labels: tuple[str, ...] = DFEW) -> list[Claim]:
     """The sentences of the completion's `<think>` body as claims (offsets index `completion`)."""
     span = think_span(completion)

@@ -64,7 +64,9 @@ class ExplainParams:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "thresholds"}
-        return d | {"unsupported_abs_eps": self.thresholds.abs_eps, "unsupported_rel": self.thresholds.rel}
+        t = self.thresholds
+        return d | {"unsupported_abs_eps": t.abs_eps, "unsupported_rel": t.rel,
+                    "unsupported_token_eps": t.token_eps, "unsupported_neutral_eps": t.neutral_eps}
 
 
 @dataclass
@@ -310,9 +312,11 @@ def _claims(job: _Job, phi_tok, offsets, row, labels, thresholds) -> list[dict]:
     for claim in extract_claims(job.text, labels):
         idx = tokens_in(offsets, claim.start, claim.end)
         phi = {k: float(v[idx].sum()) if idx else 0.0 for k, v in phi_tok.items()}
+        words = [i for i in idx if job.text[offsets[i][0] : offsets[i][1]].strip(" .,;!?")]  # not punctuation
+        lows = {k: float(v[words].min()) if words else 0.0 for k, v in phi_tok.items()}
         cue_false = _cue_false(claim.text, row)
         flags = flag_lib.claim_flags(claim, phi, absent=absent, masked=masked, answer_label=answer_label,
-                                     cue_false=cue_false, thresholds=thresholds)
+                                     cue_false=cue_false, thresholds=thresholds, min_token_phi=lows)
         out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags))
     return out
 

@@ -8,11 +8,19 @@ severe first (a claim shows the first in `flag` and all of them in `flags`):
 - "cites masked modality": the input was masked (grey / silence) when the completion was scored;
 - "cue not present": synthetic clips only, the ground truth says the cue was not drawn / voiced;
 - "contradicts answer": the sentence names an emotion verdict other than the `<answer>` label;
-- "unsupported": a cited modality raises the sentence's log-prob by less than
-  ``max(abs_eps, rel * (|phi_video| + |phi_audio|))``: either ~0 / negative in absolute terms (less than a
-  factor e^abs_eps in likelihood, default 0.1 nats ~ 10 %), or a minor part (< rel, default 20 %) of the
-  attribution mass of the sentence, i.e. its MM-SHAP share for that modality is below `rel` or its sign is
-  negative. "text" citations (subtitles) are no Shapley player and are never judged unsupported.
+- "unsupported": for a claim of an emotional cue ("the voice trembles"), a cited modality raises the
+  sentence's log-prob by less than ``max(abs_eps, rel * (|phi_video| + |phi_audio|))`` (either ~0 / negative
+  in absolute terms, less than a factor e^abs_eps in likelihood, default 0.1 nats ~ 10 %, or a minor part,
+  < rel, default 20 %, of the sentence's attribution mass), or the modality pushes one of the sentence's
+  words down by more than `token_eps` nats (default 2: the evidence contradicts part of the claim, e.g. "the
+  pace *slows*" for a rushed voice, while the rest of the sentence is plausible). A claim that a modality
+  shows nothing in particular ("the face stays relaxed", `is_neutral_claim`) is what a masked input
+  predicts as well, so ~0 support is expected for it when true; it is judged unsupported only when the
+  modality makes it clearly less likely (phi < -neutral_eps, default 1 nat).
+  "text" citations (subtitles) are no Shapley player and are never judged unsupported.
+
+The thresholds were set on synthetic clips with planted false claims (bench/faithfulness.py, a seed apart
+from the one the benchmark reports).
 
 Pure: no model, no I/O.
 """
@@ -22,11 +30,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from r1omni.audit.claims import Claim, contradicts
+from r1omni.audit.claims import Claim, contradicts, is_neutral_claim
 
 FLAG_ORDER = ("cites absent modality", "cites masked modality", "cue not present", "contradicts answer", "unsupported")
 DEFAULT_ABS_EPS = 0.1
 DEFAULT_REL = 0.2
+DEFAULT_TOKEN_EPS = 2.0
+DEFAULT_NEUTRAL_EPS = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,14 @@ class FlagThresholds:
 
     abs_eps: float = DEFAULT_ABS_EPS
     rel: float = DEFAULT_REL
+    token_eps: float = DEFAULT_TOKEN_EPS
+    neutral_eps: float = DEFAULT_NEUTRAL_EPS
 
-    def supported(self, phi_m: float, phi_total_abs: float) -> bool:
-        return phi_m >= max(self.abs_eps, self.rel * phi_total_abs)
+    def supported(self, phi_m: float, phi_total_abs: float, min_token_phi: float = 0.0,
+                  neutral: bool = False) -> bool:
+        if neutral:
+            return phi_m >= -self.neutral_eps
+        return phi_m >= max(self.abs_eps, self.rel * phi_total_abs) and min_token_phi >= -self.token_eps
 
 
 def claim_flags(
@@ -49,6 +64,7 @@ def claim_flags(
     answer_label: str | None = None,
     cue_false: bool = False,
     thresholds: FlagThresholds = FlagThresholds(),
+    min_token_phi: dict[str, float] | None = None,
 ) -> list[str]:
     """All flags of one claim, in FLAG_ORDER.
 
@@ -69,7 +85,9 @@ def claim_flags(
         flags.append("contradicts answer")
     total = sum(abs(v) for v in phi.values())
     judged = [m for m in claim.cites if m in phi and m not in absent and m not in masked]
-    if any(not thresholds.supported(phi[m], total) for m in judged):
+    neutral = is_neutral_claim(claim.text)
+    lows = min_token_phi or {}
+    if any(not thresholds.supported(phi[m], total, lows.get(m, 0.0), neutral) for m in judged):
         flags.append("unsupported")
     return flags
 

@@ -47,3 +47,23 @@ def test_claim_row_shape():
     row = claim_row(c, {"video": 0.25, "audio": 0.75}, {"video": 0.25, "audio": 0.75}, ["unsupported"])
     assert row["flag"] == "unsupported" and row["support"]["cited"] == {"audio": 0.75}
     assert (row["start"], row["end"], row["cites"]) == (7, 26, ["audio"])
+
+
+def test_neutral_claims_are_judged_only_on_contradiction():
+    from r1omni.audit.claims import extract_claims
+    from r1omni.explain.flags import claim_flags
+
+    calm = extract_claims("<think>The face stays relaxed.</think>")[0]
+    assert claim_flags(calm, {"video": 0.0, "audio": 0.0}) == []  # what a masked face predicts too
+    assert claim_flags(calm, {"video": -0.5, "audio": 3.0}) == []
+    assert claim_flags(calm, {"video": -2.5, "audio": 0.0}) == ["unsupported"]  # the face contradicts it
+
+
+def test_a_contradicted_word_makes_a_cue_claim_unsupported():
+    from r1omni.audit.claims import extract_claims
+    from r1omni.explain.flags import claim_flags
+
+    c = extract_claims("<think>The pace slows and the volume drops.</think>")[0]
+    phi = {"video": 0.0, "audio": 4.9}  # the audio makes "an audio cue sentence" likely overall...
+    assert claim_flags(c, phi, min_token_phi={"audio": -0.3}) == []
+    assert claim_flags(c, phi, min_token_phi={"audio": -2.5}) == ["unsupported"]  # ...but not "slows"
