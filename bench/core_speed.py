@@ -48,9 +48,8 @@ def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: in
     t0 = time.perf_counter()
     pipe = Pipeline.load(checkpoint, device="cpu", dtype=getattr(torch, dtype))
     load_s = time.perf_counter() - t0
-    stages = {"decode": 0.0, "features": 0.0, "towers": 0.0, "prefill": 0.0, "generate": 0.0}
+    stages = {"decode": 0.0, "features": 0.0, "towers": 0.0, "prefill": 0.0, "generate": 0.0, "probs": 0.0}
     n_tokens = 0
-    t_all = time.perf_counter()
     for start in range(0, len(clips), batch):
         paths = clips[start : start + batch]
         t = time.perf_counter()
@@ -69,12 +68,19 @@ def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: in
             backbone.get_audio_features(b["input_features"])
             stages["towers"] += time.perf_counter() - t
         timings: dict = {}
-        ids = pipe.generate(inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, timings=timings)
+        ids, state = pipe.generate(inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, timings=timings,
+                                   return_state=True)
         n_tokens += sum(len(i) for i in ids)
         stages["prefill"] += timings["prefill"] / 1000
         stages["generate"] += timings["generate"] / 1000
-    wall = time.perf_counter() - t_all
+        texts = [pipe.tokenizer.decode(i, skip_special_tokens=True) for i in ids]
+        t = time.perf_counter()
+        pipe.label_distribution(inputs, texts, ("happy", "surprise", "neutral", "angry", "disgust", "sad", "fear"),
+                                state=state)
+        stages["probs"] += time.perf_counter() - t
     n = len(clips)
+    # the end-to-end time of predict: the separate towers pass above only splits prefill, it is not counted
+    wall = sum(v for k, v in stages.items() if k != "towers")
     stages["prefill"] = max(0.0, stages["prefill"] - stages["towers"])  # prefill of the LM alone
     return {
         "checkpoint": checkpoint,
@@ -86,6 +92,7 @@ def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: in
         "load_s": round(load_s, 2),
         "per_clip_ms": {k: round(v * 1000 / n, 1) for k, v in stages.items()},
         "per_clip_total_ms": round(wall * 1000 / n, 1),
+        "ms_per_new_token": round(stages["generate"] * 1000 / max(1, n_tokens / n - 1) / n, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
 
