@@ -81,10 +81,9 @@ def notices(result: dict, label_set: Sequence[str] | None = None) -> list[str]:
     pred = prediction_of(result)
     out = list(pred.get("notices") or []) + list(result.get("notices") or [] if "prediction" in result else [])
     mods = pred.get("modalities") or {}
-    if mods.get("audio") is False:
-        out.append("no audio track: the audio modality is absent")
-    if mods.get("video") is False:
-        out.append("no video track: the video modality is absent")
+    for m in ("audio", "video"):  # say it once: the pipeline's notice usually says it already
+        if mods.get(m) is False and not any(n.startswith(f"no {m} track") for n in out):
+            out.append(f"no {m} track: the {m} modality is absent")
     masked = (result.get("modality") or {}).get("masked") or []
     for m in ("video", "audio"):
         if m in masked and mods.get(m) is not False:
