@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+# Local-first: no usage analytics leave the machine unless the user asks for them.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logger = logging.getLogger("r1omni.app")
 
 
