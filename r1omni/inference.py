@@ -365,15 +365,8 @@ class Pipeline:
             seqs = [prompt + list(completions[i]) for i in idx]
             batch = self.collate([media[i] for i in idx], seqs, question)
             longest = max(len(completions[i]) for i in idx)
-            logits = self.model(**batch, logits_to_keep=longest + 1, use_cache=False).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1)  # (B, longest, V): predicts the last `longest` ids
-            for row, i in enumerate(idx):
-                n = len(completions[i])
-                if n == 0:
-                    out.append(torch.zeros(0))
-                    continue
-                target = torch.tensor(completions[i], device=logp.device)
-                out.append(logp[row, longest - n :].gather(-1, target[:, None])[:, 0].cpu())
+            logits = self.model(**batch, logits_to_keep=longest + 1, use_cache=False).logits
+            out += completion_logprobs(logits, [completions[i] for i in idx])
         return out
 
     @torch.inference_mode()
@@ -537,6 +530,23 @@ class _FirstStepClock:
                 torch.cuda.synchronize(scores.device)
             self.first = time.perf_counter()
         return scores
+
+
+def completion_logprobs(logits: torch.Tensor, completions: Sequence[list[int]]) -> list[torch.Tensor]:
+    """Per-token log-probs of right-aligned completions from logits over the last `longest + 1` positions.
+
+    (B, longest + 1, V) logits of left-padded prompt + completion rows -> one (n_i,) tensor per row (CPU).
+    """
+    longest = logits.shape[1] - 1
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, longest, V): predicts the last `longest` ids
+    out = []
+    for row, ids in enumerate(completions):
+        if not ids:
+            out.append(torch.zeros(0))
+            continue
+        target = torch.tensor(list(ids), device=logp.device)
+        out.append(logp[row, longest - len(ids) :].gather(-1, target[:, None])[:, 0].cpu())
+    return out
 
 
 def _answer_prefix(text: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import torch
 
+from r1omni.inference import completion_logprobs
 from r1omni.media import grey_pixels
 
 logger = logging.getLogger(__name__)
@@ -113,13 +114,5 @@ def _lm_logprobs(pipe, completions, video: torch.Tensor, audio: torch.Tensor, qu
     embeds[amask] = audio.reshape(-1, audio.shape[-1]).to(embeds.dtype)
     longest = max(len(c) for c in completions)
     logits = pipe.model(inputs_embeds=embeds, attention_mask=att, position_ids=(att.cumsum(-1) - 1).clamp(min=0),
-                        logits_to_keep=longest + 1, use_cache=False).logits.float()
-    logp = torch.log_softmax(logits[:, :-1], dim=-1)  # (B, longest, V)
-    out = []
-    for row, c in enumerate(completions):
-        if not c:
-            out.append(torch.zeros(0))
-            continue
-        target = torch.tensor(list(c), device=logp.device)
-        out.append(logp[row, longest - len(c) :].gather(-1, target[:, None])[:, 0].cpu())
-    return out
+                        logits_to_keep=longest + 1, use_cache=False).logits
+    return completion_logprobs(logits, completions)
