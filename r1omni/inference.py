@@ -269,12 +269,7 @@ class Pipeline:
 
     def collate(self, media: Sequence[MediaInputs], seqs: Sequence[list[int]], question=None) -> dict:
         """Left-padded batch of sequences with their media and gate inputs, on the model's device."""
-        length = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), length), self.pad_id, dtype=torch.long)
-        att = torch.zeros((len(seqs), length), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
-            att[i, length - len(s) :] = 1
+        ids, att = left_pad(seqs, self.pad_id)
         gate = self.gate_inputs(question)
         batch = {
             "input_ids": ids,
@@ -530,6 +525,17 @@ class _FirstStepClock:
                 torch.cuda.synchronize(scores.device)
             self.first = time.perf_counter()
         return scores
+
+
+def left_pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) of sequences left-padded to the longest, (B, L) each."""
+    length = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    att = torch.zeros((len(seqs), length), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
+        att[i, length - len(s) :] = 1
+    return ids, att
 
 
 def completion_logprobs(logits: torch.Tensor, completions: Sequence[list[int]]) -> list[torch.Tensor]:

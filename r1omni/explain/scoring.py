@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import torch
 
-from r1omni.inference import completion_logprobs
+from r1omni.inference import completion_logprobs, left_pad
 from r1omni.media import grey_pixels
 
 logger = logging.getLogger(__name__)
@@ -100,13 +100,7 @@ def _lm_logprobs(pipe, completions, video: torch.Tensor, audio: torch.Tensor, qu
     """LM forward over prompt + completion with the media features spliced in; logits on completions only."""
     mm = pipe.model.model
     prompt = pipe.prompt_ids(question)
-    seqs = [prompt + list(c) for c in completions]
-    length = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), length), pipe.pad_id, dtype=torch.long)
-    att = torch.zeros((len(seqs), length), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
-        att[i, length - len(s) :] = 1
+    ids, att = left_pad([prompt + list(c) for c in completions], pipe.pad_id)
     ids, att = ids.to(pipe.device), att.to(pipe.device)
     vmask, amask = mm.get_placeholder_mask(ids)
     embeds = mm.embed_tokens(ids.masked_fill(ids < 0, 0))  # (B, L, D)
