@@ -21,14 +21,6 @@ from r1omni.errors import CheckpointError
 from r1omni.tokenization import tiny_model_and_tokenizers
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
     return init_checkpoint("tiny", tmp_path_factory.mktemp("ck") / "tiny", dtype="float32", seed=3)

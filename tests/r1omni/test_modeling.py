@@ -17,15 +17,6 @@ from r1omni.tokenization import tiny_model_and_tokenizers
 V, A = -201, -202
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: OpenMP threads only add overhead (100x on a busy 2-core machine)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     # larger init so greedy decoding does not collapse to one repeated token
