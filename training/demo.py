@@ -135,29 +135,12 @@ def augment_pixels(px: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 
 def render_sampled_frames(spec, num_frames: int) -> np.ndarray:
-    """The `num_frames` frames the model samples from the clip, drawn without drawing the others.
-
-    Follows `r1omni.synthetic.face.render_frames` step by step (same random stream, same noise), so the
-    result equals `render_frames(spec)[sample_frame_indices(N, num_frames)]`; only the unused frames are
-    skipped."""
+    """The `num_frames` frames the model samples from the clip (the others are not drawn)."""
     from r1omni.media import sample_frame_indices
     from r1omni.synthetic import face
 
-    rng = np.random.default_rng([int(spec.seed), 1])
-    style = face.sample_style(rng, spec.head_height, face.FRAME_SIZE)
     n = int(round(spec.duration_s * face.FPS))
-    wanted = sample_frame_indices(n, num_frames)
-    cued, active = face.video_is_cued(spec), face.cue_params(spec)
-    drawn: dict[int, np.ndarray] = {}
-    for i in range(n):
-        base = active if cued and face.frame_in_window(i, spec, face.FPS) else face.NEUTRAL_FACE
-        params = {k: v + float(rng.normal(0, 0.02)) for k, v in base.items()}
-        dx, dy = rng.normal(0, 0.3, 2)
-        if i in wanted:
-            drawn[i] = face.draw_face(style, params, float(dx), float(dy))
-    noise = rng.standard_normal((n, face.FRAME_SIZE, face.FRAME_SIZE, 3), dtype=np.float32)[wanted]
-    frames = np.stack([drawn[i] for i in wanted])
-    return np.clip(frames + noise * np.float32(spec.noise_sigma), 0, 255).astype(np.uint8)
+    return face.render_frames(spec, indices=sample_frame_indices(n, num_frames))
 
 
 def _render_one(args: tuple[Any, int]) -> tuple[np.ndarray, np.ndarray]:

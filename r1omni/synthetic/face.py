@@ -281,19 +281,23 @@ def face_regions(spec: Any, size: int = FRAME_SIZE) -> dict[str, tuple[int, int,
     }
 
 
-def render_frames(spec: Any, fps: int = FPS, size: int = FRAME_SIZE) -> np.ndarray:
-    """All frames of the clip: (N, size, size, 3) uint8, N = duration_s * fps."""
+def render_frames(spec: Any, fps: int = FPS, size: int = FRAME_SIZE, indices=None) -> np.ndarray:
+    """All frames of the clip: (N, size, size, 3) uint8, N = duration_s * fps; or only the frames at
+    `indices` (the same pixels, without drawing the others: training uses the 8 sampled frames)."""
     rng = np.random.default_rng([int(spec.seed), 1])
     style = sample_style(rng, spec.head_height, size)  # == face_style(spec); rng then goes on to the jitter
     n = round(spec.duration_s * fps)
+    wanted = list(range(n)) if indices is None else [int(i) for i in indices]
     cued = video_is_cued(spec)
     active = cue_params(spec)
-    frames = np.empty((n, size, size, 3), np.uint8)
+    drawn: dict[int, np.ndarray] = {}
     for i in range(n):
         base = active if cued and frame_in_window(i, spec, fps) else NEUTRAL_FACE
         # small per-frame jitter of position and of each attribute (never enough to change the expression)
-        params = {k: v + float(rng.normal(0, 0.02)) for k, v in base.items()}
-        dx, dy = rng.normal(0, 0.3, 2)
-        frames[i] = draw_face(style, params, float(dx), float(dy))
-    noise = rng.standard_normal(frames.shape, dtype=np.float32) * np.float32(spec.noise_sigma)
+        params = {k: v + float(rng.normal(0, 0.02)) for k, v in base.items()}  # drawn for every frame: the
+        dx, dy = rng.normal(0, 0.3, 2)  # random stream must not depend on `indices`
+        if i in wanted and i not in drawn:
+            drawn[i] = draw_face(style, params, float(dx), float(dy))
+    frames = np.stack([drawn[i] for i in wanted])
+    noise = rng.standard_normal((n, size, size, 3), dtype=np.float32)[wanted] * np.float32(spec.noise_sigma)
     return np.clip(frames + noise, 0, 255).astype(np.uint8)

@@ -161,3 +161,13 @@ def test_bad_arguments_raise_usage_error(tmp_path, kwargs):
 def test_from_row_rejects_foreign_manifest():
     with pytest.raises(UsageError, match="cue_modality"):
         ClipSpec.from_row({"path": "a.mp4", "label": "happy"})
+
+
+def test_rendering_only_some_frames_gives_the_same_pixels():
+    import numpy as np
+
+    from r1omni.synthetic import face, sample_spec
+
+    spec = sample_spec(np.random.default_rng(5), label="happy", cue_modality="video")
+    wanted = [2, 7, 12, 17, 22, 27, 32, 37]
+    assert np.array_equal(face.render_frames(spec, indices=wanted), face.render_frames(spec)[wanted])
