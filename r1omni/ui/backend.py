@@ -7,7 +7,6 @@ plus the decoded clip for drawing. No gradio here, so handlers stay tiny and thi
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -38,20 +37,8 @@ def checkpoint_title(pipeline) -> str:
     return str(getattr(pipeline, "display_name", None) or getattr(pipeline, "checkpoint", "?"))
 
 
-def _call_with_supported(fn: Callable, *args, **kwargs):
-    """Call `fn`, dropping keyword options it does not take (the explainer grows options over time)."""
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
-
-
-def _first(result):
-    return result[0] if isinstance(result, list | tuple) else result
-
-
 def _as_dict(obj) -> dict:
-    d = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    d = obj.to_dict()
     if "error" in d and "prediction" not in d and "label" not in d:
         raise MediaError(d["error"])
     return d
@@ -104,18 +91,17 @@ class Backend:
         if not path:
             raise UsageError("no clip given: upload a video, record one, or pick an example")
         clip = self.decode(path)
-        res = _call_with_supported(explain, self.pipeline, [clip], mode=mode, label_set=label_set,
-                                   do_sample=do_sample, max_new_tokens=int(max_new_tokens))
+        (res,) = explain(self.pipeline, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
+                         max_new_tokens=int(max_new_tokens))
         thumbs = [] if clip.frames is None else [_thumbnail(f) for f in clip.frames]
-        return ClipView(_as_dict(_first(res)), thumbs, clip.audio)
+        return ClipView(_as_dict(res), thumbs, clip.audio)
 
     def predict_clips(self, paths: list[Path], label_set: str = "dfew", checkpoint: str | None = None,
                       max_new_tokens: int = 256) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
-        res = _call_with_supported(pipe.predict, [str(p) for p in paths], label_set_name=label_set,
-                                   label_set=label_set, max_new_tokens=int(max_new_tokens))
-        return [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in res]
+        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens))
+        return [r.to_dict() for r in res]
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,
@@ -140,9 +126,8 @@ class Backend:
                     if has_video else [], frame_times_s=list(frame_times_s) if has_video else [],
                     audio=audio if has_audio else None, duration_s=duration_s, has_video=has_video,
                     has_audio=has_audio, notices=notices)
-        res = _call_with_supported(explain, self.pipeline, [clip], mode="fast", label_set=label_set,
-                                   max_new_tokens=int(max_new_tokens))
-        return _as_dict(_first(res))
+        (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set, max_new_tokens=int(max_new_tokens))
+        return _as_dict(res)
 
 
 def _thumbnail(frame: np.ndarray, size: int = 160) -> np.ndarray:
