@@ -212,13 +212,17 @@ class Pipeline:
             notices=tuple(notices),
         )
 
+    # Perturbations compose: each returns a valid input for the next one (its tensors *and* its waveform
+    # are the perturbed ones), so e.g. silence_audio(silence_audio(m, 0, a), b, end) keeps only [a, b).
+
     def mask(self, media: MediaInputs, video: bool = False, audio: bool = False) -> MediaInputs:
         """Replace a modality's input by its neutral baseline (grey frames / silence), DESIGN 4."""
         out = media
         if video:
             out = replace(out, pixel_values_videos=self._grey(), video_masked=True)
         if audio:
-            out = replace(out, input_features=self._silence(), audio_masked=True)
+            wave = None if out.audio is None else np.zeros_like(out.audio)
+            out = replace(out, input_features=self._silence(), audio=wave, audio_masked=True)
         return out
 
     def occlude_frames(self, media: MediaInputs, indices: Iterable[int]) -> MediaInputs:
@@ -230,12 +234,13 @@ class Pipeline:
         return replace(media, pixel_values_videos=pixels)
 
     def silence_audio(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
-        """Zero the waveform in [start_s, end_s) and recompute the log-mel features."""
-        if media.audio is None:
+        """Zero the (current, possibly already perturbed) waveform in [start_s, end_s); recompute the log-mel."""
+        if media.audio is None or media.audio_masked:  # masked: silence everywhere already
             return media
         wave = media.audio.copy()
         wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
-        return replace(media, input_features=media_lib.log_mel(wave, num_samples=self.audio_num_samples))
+        feats = media_lib.log_mel(wave, num_samples=self.audio_num_samples)
+        return replace(media, audio=wave, input_features=feats)
 
     def _grey(self) -> torch.Tensor:
         if not hasattr(self, "_grey_cache"):
