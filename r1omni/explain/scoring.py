@@ -107,6 +107,6 @@ def _lm_logprobs(pipe, completions, video: torch.Tensor, audio: torch.Tensor, qu
     embeds[vmask] = video.reshape(-1, video.shape[-1]).to(embeds.dtype)
     embeds[amask] = audio.reshape(-1, audio.shape[-1]).to(embeds.dtype)
     longest = max(len(c) for c in completions)
-    logits = pipe.model(inputs_embeds=embeds, attention_mask=att, position_ids=(att.cumsum(-1) - 1).clamp(min=0),
-                        logits_to_keep=longest + 1, use_cache=False).logits
-    return completion_logprobs(logits, completions)
+    hidden, _ = pipe.hidden_states(inputs_embeds=embeds, attention_mask=att,
+                                   position_ids=(att.cumsum(-1) - 1).clamp(min=0), use_cache=False)
+    return completion_logprobs(hidden[:, -(longest + 1) :], pipe.model.get_output_embeddings(), completions)
