@@ -143,3 +143,35 @@ def test_labels_are_scored_with_the_joint_tokenisation(pipe, media):
     for a, b in zip(pipe.label_distribution(media[:2], texts, LABELS, state=state), dists, strict=True):
         for lab in LABELS:
             assert a[lab] == pytest.approx(b[lab], abs=1e-4)
+
+
+def test_bf16_scoring_adds_no_error_beyond_the_bf16_forward():
+    """In bf16 the LM head and log-probs run in float32: the scores equal the exact log-softmax of the bf16
+    model's final hidden states to within a tenth of the smallest claim-flag threshold (in nats)."""
+    import copy
+
+    from r1omni.explain.flags import FlagThresholds
+    from r1omni.inference import Pipeline
+
+    t = FlagThresholds()
+    tol = min(t.abs_eps, t.token_eps, t.neutral_eps) / 10
+    p = realsize_pipeline(seed=1, qwen2_pretokenizer=False)
+    with torch.no_grad():  # logits spread like a trained LM's (log-probs around -13, top logits ~ 20)
+        p.model.model.embed_tokens.weight.mul_(8)
+    bf = Pipeline(copy.deepcopy(p.model).to(torch.bfloat16), p.tokenizer, p.bert_tokenizer, "bf16", p.device)
+    m = bf.encode(_clip(0))
+    comp = bf.completion_ids("<think>the face smiles. the voice is bright and fast.</think><answer>happy</answer>")
+    seen = {}
+    hook = bf.model.model.norm.register_forward_hook(lambda mod, inp, out: seen.__setitem__("h", out))
+    try:
+        got = bf.token_logprobs([m, bf.mask(m, audio=True)], [comp, comp])
+    finally:
+        hook.remove()
+    n = len(comp)
+    with torch.no_grad():
+        weight = bf.model.get_output_embeddings().weight.float()
+        exact = torch.log_softmax(seen["h"][:, -n - 1 : -1].float() @ weight.T, -1)
+        want = exact.gather(-1, torch.tensor(comp)[None, :, None].expand(2, -1, 1))[..., 0]
+    err = max(float((g - w).abs().max()) for g, w in zip(got, want, strict=True))
+    sentence_err = max(float((g - w).sum().abs()) for g, w in zip(got, want, strict=True))
+    assert err < tol and sentence_err < tol, (err, sentence_err)
