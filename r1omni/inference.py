@@ -53,6 +53,7 @@ class MediaInputs:
     notices: tuple[str, ...] = ()
     video_masked: bool = False
     audio_masked: bool = False
+    silenced_audio_tokens: tuple[int, ...] = ()  # audio tokens replaced by silence tokens (token-level occlusion)
 
     @property
     def uses_video(self) -> bool:
@@ -153,6 +154,7 @@ class Pipeline:
             {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if i is not None}
             - {tokenizer.unk_token_id}
         )
+        self.generation_observers: list = []  # f(media, GenerationState) before label_distribution uses it
         self._prompt_cache: dict[str, list[int]] = {}
         self._gate_cache: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -242,6 +244,27 @@ class Pipeline:
         wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
         feats = media_lib.log_mel(wave, num_samples=self.audio_num_samples)
         return replace(media, audio=wave, input_features=feats)
+
+    def silence_audio_tokens(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
+        """Token-level audio occlusion: the audio tokens whose time centre lies in [start_s, end_s) become the
+        tokens of silence (the audio tower is not run again; `r1omni.scoring.ScoringSession` splices them)."""
+        if media.audio is None or media.audio_masked:
+            return media
+        step = self.audio_num_samples / SAMPLE_RATE / self.n_audio_tokens  # seconds per audio token
+        new = {k for k in range(self.n_audio_tokens) if start_s <= (k + 0.5) * step < end_s}
+        return replace(media, silenced_audio_tokens=tuple(sorted(set(media.silenced_audio_tokens) | new)))
+
+    def audio_token_seconds(self) -> float:
+        """Seconds of audio per audio token (the pooled Whisper frames)."""
+        return self.audio_num_samples / SAMPLE_RATE / self.n_audio_tokens
+
+    def mask_pixels(self) -> torch.Tensor:
+        """The video mask baseline (T, 3, S, S): grey frames."""
+        return self._grey()
+
+    def silence_features(self) -> torch.Tensor:
+        """The audio mask baseline: log-mel of silence (128, L)."""
+        return self._silence()
 
     def _grey(self) -> torch.Tensor:
         if not hasattr(self, "_grey_cache"):
@@ -359,7 +382,12 @@ class Pipeline:
         """Log-prob of every completion token given the prompt and the clip (teacher forcing), batched.
 
         One forward per batch; the LM head runs (in float32, in blocks) only over the completion positions.
+        Token-level audio occlusions (`silence_audio_tokens`) are spliced by an uncached scoring session.
         """
+        if any(m.silenced_audio_tokens for m in media):
+            from r1omni.scoring import ScoringSession
+
+            return ScoringSession(self, question, cache=False).token_logprobs(media, completions, batch_size)
         prompt = self.prompt_ids(question)
         out: list[torch.Tensor] = []
         for idx in _batched(list(range(len(media))), batch_size):
@@ -393,6 +421,9 @@ class Pipeline:
         the prompt and the media are not run again; otherwise the shared prefix is run once. Either way the
         rest of each row's shared part is fed once, and only the label tokens are forked over labels.
         """
+        if state is not None:
+            for observe in list(self.generation_observers):
+                observe(media, state)
         if state is not None and state.cache is not None:
             cache, prev_mask, conts, cands = self._resume_after_generation(state, labels)
         else:
