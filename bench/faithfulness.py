@@ -196,11 +196,10 @@ def planted_flags(pipe, rows, exps, args) -> dict:
                     dump.append(c | {"planted": False, "cue_modality": row["cue_modality"]})
     if getattr(args, "dump_claims", None):
         Path(args.dump_claims).write_text(json.dumps(dump, indent=1) + "\n")
-    per = {k: fm.precision_recall(p, n) for k, (p, n) in sorted(groups.items())}
-    # positions split only the planted claims: their precision uses all true claims as negatives
-    for k, (p, _) in groups.items():
+    per = {k: fm.precision_recall(p, n) for k, (p, n) in sorted(groups.items()) if k.startswith("modality=")}
+    for k, (p, _) in sorted(groups.items()):  # a position splits only the planted claims: recall alone
         if k.startswith("position="):
-            per[k] = fm.precision_recall(p, neg)
+            per[k] = {"recall": _rate(p), "tp": sum(p), "fn": len(p) - sum(p)}
     return fm.precision_recall(pos, neg) | {"planted_flagged_by": by_flag, "flags_by_group": per}
 
 
