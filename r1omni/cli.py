@@ -33,8 +33,12 @@ def _common(p: argparse.ArgumentParser, clips: bool = True) -> None:
     if clips:
         p.add_argument("--label-set", default="dfew", help="dfew | mafw | ravdess")
         p.add_argument("--question", default=None, help="instruction (default: the R1-Omni inference prompt)")
-        p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
-        p.add_argument("--max-new-tokens", type=int, default=256)
+        decoding = p.add_mutually_exclusive_group()
+        decoding.add_argument("--sample", dest="sample", action="store_const", const=True, default=None,
+                              help="sample (default: the checkpoint's generation_config.json, else greedy)")
+        decoding.add_argument("--greedy", dest="sample", action="store_const", const=False, help="greedy decoding")
+        p.add_argument("--max-new-tokens", type=int, default=None,
+                       help="limit on generated tokens (default: the checkpoint's generation_config.json, else 2048)")
         p.add_argument("--batch-size", type=int, default=8)
 
 
@@ -171,6 +175,8 @@ def cmd_eval(args) -> int:
         "datasets": scores_by_dataset(y_true, y_pred, [r.dataset for r, _ in scored]),
         "confusion": {"rows": rows_, "cols": cols, "matrix": matrix},
         "well_formed_rate": sum(d["well_formed"] for _, d in preds) / max(1, len(preds)),
+        # completions cut at --max-new-tokens before an end token: scored as given (mostly "no answer")
+        "clipped": sum(bool(d.get("clipped")) for _, d in preds),
         "errors": [{"clip": str(r.path), "error": d["error"]} for r, d in errors],
     }
     if args.predictions:
@@ -179,6 +185,8 @@ def cmd_eval(args) -> int:
                 fh.write(json.dumps({**d, "true_label": r.label, "dataset": r.dataset}) + "\n")
     human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}"
                       for name, s in report["datasets"].items())
+    if report["clipped"]:
+        human += f"\n{report['clipped']} completion(s) stopped at --max-new-tokens before an answer"
     _emit(report, args.json, human)
     for r, d in errors:
         print(f"error: {r.path}: {d['error']}", file=sys.stderr)

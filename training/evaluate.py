@@ -21,7 +21,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32, max_new_tokens: int = 96,
+def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32, max_new_tokens: int | None = None,
              label_set: str = "dfew", device: str = "cpu") -> dict[str, Any]:
     """Greedy predictions for every clip of `manifest` and their scores."""
     from r1omni.inference import Pipeline
@@ -33,7 +33,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
     pipe = Pipeline.load(str(checkpoint), device=device)
     preds = pipe.predict([str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
                          batch_size=batch_size)
-    y_true, y_pred, formed, truth_share, errors = [], [], [], [], 0
+    y_true, y_pred, formed, truth_share, errors, clipped = [], [], [], [], 0, 0
     by_mod: dict[str, list[bool]] = defaultdict(list)
     for row, pred in zip(rows, preds, strict=True):
         if not hasattr(pred, "label"):
@@ -42,6 +42,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
         y_true.append(row.label)
         y_pred.append(pred.label)
         formed.append(bool(pred.well_formed))
+        clipped += bool(pred.clipped)
         mod = row.meta.get("cue_modality")
         if mod:
             by_mod[mod].append(pred.label == row.label)
@@ -49,6 +50,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
             truth_share.append(n_true / n_total if n_total else 0.0)
     result = {
         "n": len(y_true), "errors": errors, "WAR": war(y_true, y_pred), "UAR": uar(y_true, y_pred),
+        "clipped": clipped,  # completions cut at max_new_tokens before an end token (scored as given)
         "well_formed": float(np.mean(formed)) if formed else float("nan"),
         "claim_truth": float(np.mean(truth_share)) if truth_share else None,
         "by_cue_modality": {k: float(np.mean(v)) for k, v in sorted(by_mod.items())},
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--checkpoint", action="append", required=True, help="checkpoint folder (repeatable)")
     p.add_argument("--manifest", required=True, help="CSV manifest (DESIGN 3.4)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="default: the checkpoint's generation_config.json, else 2048")
     p.add_argument("--json", type=Path, help="also write the results here")
     a = p.parse_args(argv)
     setup_logging()

@@ -80,6 +80,7 @@ def test_eval_manifest_scores(tiny_checkpoint, tmp_path, good_clip):
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(report["datasets"]) == {"a", "b", "all"} and report["datasets"]["all"]["n"] == 3
     assert sum(map(sum, report["confusion"]["matrix"])) == 3
+    assert report["clipped"] == 3  # 2 new tokens cannot finish a reasoning: counted as clipped
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3
 
 
