@@ -298,6 +298,17 @@ def load_generation_config(folder: Path, fallback):
         raise CheckpointError(f"cannot read {folder / GENERATION_CONFIG}: {e}") from e
 
 
+def _processor_chat_template(folder: Path) -> str | None:
+    path = folder / "chat_template.json"
+    if not path.is_file():
+        return None
+    try:
+        template = json.loads(path.read_text()).get("chat_template")
+    except (OSError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from e
+    return template if isinstance(template, str) and template else None
+
+
 def load_tokenizers(path: str | Path, allow_network: bool = False):
     """(lm_tokenizer, bert_tokenizer) of a checkpoint. The BERT tokenizer is looked up in `bert_tokenizer/`,
     then the config's `bert_tokenizer_path` (absolute or relative to the folder), then the hub if allowed."""
@@ -308,6 +319,8 @@ def load_tokenizers(path: str | Path, allow_network: bool = False):
         lm_tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as e:
         raise CheckpointError(f"cannot load the tokenizer of checkpoint {folder}: {e}") from e
+    if not lm_tok.chat_template:  # a processor-style chat_template.json (R1-Omni ships Qwen2-VL's)
+        lm_tok.chat_template = _processor_chat_template(folder)
     candidates = [folder / BERT_TOKENIZER_DIR]
     configured = load_config(folder).bert_tokenizer_path
     if configured:

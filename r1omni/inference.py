@@ -263,7 +263,8 @@ class Pipeline:
         question = question or DEFAULT_QUESTION
         if question not in self._prompt_cache:
             self._prompt_cache[question] = build_input_ids(
-                self.tokenizer, build_prompt(question), self.n_video_tokens, self.n_audio_tokens
+                self.tokenizer, build_prompt(question, tokenizer=self.tokenizer), self.n_video_tokens,
+                self.n_audio_tokens,
             )
         return self._prompt_cache[question]
 
