@@ -125,6 +125,11 @@ def _human_explanation(d: dict) -> str:
                           for c in d["claims"])
 
 
+def _exact_rows(report: dict) -> list[dict]:
+    nan = {"WAR": float("nan"), "UAR": float("nan")}
+    return [report["exact"].get(name, nan) for name in report["datasets"]]
+
+
 def cmd_predict(args) -> int:
     pipe = _load(args)
     results = pipe.predict(args.clips, label_set_name=args.label_set, question=args.question,
@@ -146,7 +151,7 @@ def cmd_eval(args) -> int:
 
     from r1omni.manifest import read_manifest
     from r1omni.metrics import confusion_matrix, scores_by_dataset
-    from r1omni.prompts import label_set
+    from r1omni.prompts import label_set, paper_answer
 
     labels = label_set(args.label_set)
     rows = read_manifest(args.manifest)
@@ -168,11 +173,15 @@ def cmd_eval(args) -> int:
     y_true = [r.label for r, _ in scored]
     y_pred = [d["label"] for _, d in scored]
     rows_, cols, matrix = confusion_matrix(y_true, y_pred, labels)
+    exact = [(r, d) for r, d in preds if r.answer is not None]
     report = {
         "checkpoint": pipe.display_name,
         "manifest": str(args.manifest),
         "label_set": args.label_set,
         "datasets": scores_by_dataset(y_true, y_pred, [r.dataset for r, _ in scored]),
+        "exact": scores_by_dataset([r.answer for r, _ in exact], [paper_answer(d["text"]) for _, d in exact],
+                                   [r.dataset for r, _ in exact]),
+        "scoring": SCORING,
         "confusion": {"rows": rows_, "cols": cols, "matrix": matrix},
         "well_formed_rate": sum(d["well_formed"] for _, d in preds) / max(1, len(preds)),
         # completions cut at --max-new-tokens before an end token: scored as given (mostly "no answer")
@@ -183,14 +192,23 @@ def cmd_eval(args) -> int:
         with open(args.predictions, "w", encoding="utf-8") as fh:
             for r, d in preds:
                 fh.write(json.dumps({**d, "true_label": r.label, "dataset": r.dataset}) + "\n")
-    human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}"
-                      for name, s in report["datasets"].items())
+    human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}  (normalised)   "
+                      f"exact WAR {e['WAR']:.4f}  UAR {e['UAR']:.4f}"
+                      for (name, s), e in zip(report["datasets"].items(), _exact_rows(report), strict=True))
     if report["clipped"]:
         human += f"\n{report['clipped']} completion(s) stopped at --max-new-tokens before an answer"
     _emit(report, args.json, human)
     for r, d in errors:
         print(f"error: {r.path}: {d['error']}", file=sys.stderr)
     return 2 if errors else 0
+
+
+SCORING = {
+    "datasets": "normalised: the answer mapped onto the label set (case, punctuation, synonyms such as "
+                "'Fearful' -> 'fear'), as the app and the confusion matrix read it",
+    "exact": "paper-exact: the first one-line <answer>...</answer> (else the whole response), stripped, equal "
+             "to the manifest's label as written, case-sensitive (the R1-Omni accuracy reward)",
+}
 
 
 def cmd_synth(args) -> int:

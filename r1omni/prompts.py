@@ -45,6 +45,7 @@ _SYNONYMS = {
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)  # the paper's format reward
+_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # the paper's accuracy reward: not DOTALL
 
 
 def label_set(name: str) -> tuple[str, ...]:
@@ -70,6 +71,17 @@ def normalize_label(answer: str | None, labels: tuple[str, ...] | None = None) -
     if labels is None:
         return canon or None
     return canon if canon in labels else None
+
+
+def paper_answer(text: str) -> str:
+    """The answer as the paper's accuracy reward reads it: the stripped first one-line `<answer>…</answer>`,
+    else the whole stripped text; compared exactly and case-sensitively (no label normalisation).
+
+    >>> paper_answer("<think>x</think><answer> Sad </answer>"), paper_answer(" sad "), paper_answer("<answer>a\\nb")
+    ('Sad', 'sad', '<answer>a\\nb')
+    """
+    match = _ANSWER_LINE.search(text or "")
+    return match.group(1).strip() if match else (text or "").strip()
 
 
 def build_prompt(question: str = DEFAULT_QUESTION, system: str | None = None, tokenizer=None) -> str:

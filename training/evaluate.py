@@ -2,7 +2,8 @@
 
     python -m training.evaluate --checkpoint runs/demo/grpo --manifest runs/demo/test/manifest.csv
 
-Reports WAR, UAR (r1omni.metrics), the well-formed rate (`<think>…</think><answer>…</answer>`), and on
+Reports WAR, UAR (r1omni.metrics; normalised: answers mapped onto the label set), WAR_exact / UAR_exact
+(paper-exact: the `<answer>` text equals the label as written, case-sensitive), the well-formed rate (`<think>…</think><answer>…</answer>`), and on
 synthetic manifests the claim truthfulness (share of cue claims in `<think>` that are true for the clip,
 r1omni.synthetic.check_claims) and accuracy per cue modality. Also writes the demo model card.
 """
@@ -27,6 +28,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
     from r1omni.inference import Pipeline
     from r1omni.manifest import read_manifest
     from r1omni.metrics import uar, war
+    from r1omni.prompts import paper_answer
     from r1omni.synthetic import check_claims
 
     rows = read_manifest(manifest)
@@ -34,6 +36,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
     preds = pipe.predict([str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
                          batch_size=batch_size)
     y_true, y_pred, formed, truth_share, errors, clipped = [], [], [], [], 0, 0
+    exact_true, exact_pred = [], []
     by_mod: dict[str, list[bool]] = defaultdict(list)
     for row, pred in zip(rows, preds, strict=True):
         if not hasattr(pred, "label"):
@@ -42,6 +45,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
         y_true.append(row.label)
         y_pred.append(pred.label)
         formed.append(bool(pred.well_formed))
+        if row.answer is not None:
+            exact_true.append(row.answer)
+            exact_pred.append(paper_answer(pred.text))
         clipped += bool(pred.clipped)
         mod = row.meta.get("cue_modality")
         if mod:
@@ -50,6 +56,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
             truth_share.append(n_true / n_total if n_total else 0.0)
     result = {
         "n": len(y_true), "errors": errors, "WAR": war(y_true, y_pred), "UAR": uar(y_true, y_pred),
+        # paper-exact: <answer> text == the label as written, case-sensitive (the R1-Omni accuracy reward);
+        # WAR/UAR above are normalised (answers mapped onto the label set)
+        "WAR_exact": war(exact_true, exact_pred), "UAR_exact": uar(exact_true, exact_pred),
         "clipped": clipped,  # completions cut at max_new_tokens before an end token (scored as given)
         "well_formed": float(np.mean(formed)) if formed else float("nan"),
         "claim_truth": float(np.mean(truth_share)) if truth_share else None,
