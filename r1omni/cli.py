@@ -74,6 +74,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# every argument is checked before any model or media work (exit 2, one line)
+
+
+def _at_least(args, name: str, low: int, allow_none: bool = False) -> None:
+    value = getattr(args, name, None)
+    if value is None and allow_none:
+        return
+    if value is None or value < low:
+        raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+
+
+def _writable_file(path: str, flag: str) -> None:
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UsageError(f"{flag} '{path}' is a directory; give a file path")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} '{path}': folder '{parent}' does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{flag} '{path}' is not writable")
+
+
+def _writable_folder(path: str, flag: str) -> None:
+    p = Path(path).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{flag} '{path}' exists and is not a folder")
+    existing = p
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written ('{existing}' is not a writable folder)")
+
+
+def _check_model_args(args) -> None:
+    from r1omni.checkpoint import resolve_checkpoint, resolve_device
+    from r1omni.prompts import label_set
+
+    resolve_device(args.device)  # "foo" or cuda without CUDA -> UsageError
+    if args.checkpoint is not None:
+        local = Path(args.checkpoint).expanduser().exists() or not args.allow_network
+        if local:  # a hub id is resolved (downloaded) only when loading
+            resolve_checkpoint(args.checkpoint, allow_network=False)
+    label_set(args.label_set)
+    _at_least(args, "batch_size", 1)
+    _at_least(args, "max_new_tokens", 1, allow_none=True)
+    if args.question is not None and not args.question.strip():
+        raise UsageError("--question is empty; leave it out for the R1-Omni inference prompt")
+
+
+def check_args(args) -> None:
+    """Raise UsageError / CheckpointError for any bad argument of `args.command`, doing no model or media work."""
+    if args.command in ("predict", "explain", "eval"):
+        _check_model_args(args)
+    if args.command == "eval":
+        if not Path(args.manifest).is_file():
+            raise UsageError(f"manifest '{args.manifest}' does not exist or is not a file")
+        if args.predictions:
+            _writable_file(args.predictions, "--predictions")
+    elif args.command == "synth":
+        from r1omni.synthetic.clips import MODALITIES
+
+        _at_least(args, "n", 1)
+        _at_least(args, "workers", 1)
+        _at_least(args, "seed", 0)
+        mods = [m.strip() for m in args.modalities.split(",") if m.strip()]
+        bad = [m for m in mods if m not in MODALITIES]
+        if not mods or bad:
+            raise UsageError(f"--modalities '{args.modalities}': use a comma list of {', '.join(MODALITIES)}")
+        _writable_folder(args.out, "--out")
+    elif args.command in ("layout", "init-checkpoint"):
+        from r1omni.config import PRESETS
+
+        if args.preset not in PRESETS:
+            raise UsageError(f"unknown preset '{args.preset}'; available: {', '.join(PRESETS)}")
+        if args.command == "init-checkpoint":
+            _writable_folder(args.out, "--out")
+
+
 def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -214,8 +293,6 @@ SCORING = {
 def cmd_synth(args) -> int:
     from r1omni.synthetic import generate_clips
 
-    if args.n < 1:
-        raise UsageError("--n must be at least 1")
     modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     manifest = generate_clips(Path(args.out), n=args.n, seed=args.seed, modalities=modalities,
                               workers=args.workers)
@@ -257,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = build_parser().parse_args(argv)
+        check_args(args)
         return COMMANDS[args.command](args)
     except R1OmniError as err:
         if debug:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from r1omni import media as media_lib
-from r1omni.errors import R1OmniError
+from r1omni.errors import R1OmniError, UsageError
 from r1omni.prompts import (
     AUDIO_TOKEN_INDEX,
     DEFAULT_QUESTION,
@@ -124,12 +124,10 @@ class ClipError:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise R1OmniError(f"device '{device}' requested but CUDA is not available; use --device cpu")
-    return torch.device(device)
+    """'auto' -> cuda when available, else cpu; an unknown or unavailable device is a one-line UsageError."""
+    from r1omni.checkpoint import resolve_device as resolve
+
+    return resolve(device)
 
 
 def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -363,6 +361,8 @@ class Pipeline:
     def max_new_tokens(self, requested: int | None = None) -> int:
         """`requested`, else the checkpoint's generation_config `max_new_tokens`, else 2048 (the original's)."""
         if requested is not None:
+            if requested < 1:
+                raise UsageError(f"max_new_tokens must be at least 1, got {requested}")
             return int(requested)
         configured = getattr(getattr(self.model, "generation_config", None), "max_new_tokens", None)
         return int(configured) if configured else DEFAULT_MAX_NEW_TOKENS
@@ -506,6 +506,9 @@ class Pipeline:
     ) -> list[Prediction | ClipError]:
         """Answer every clip; a clip that cannot be read yields a ClipError and the others go on."""
         labels = label_set(label_set_name)
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        self.max_new_tokens(max_new_tokens)  # a bad limit fails before any clip is decoded
         results: list[Prediction | ClipError | None] = [None] * len(clips)
         ready: list[tuple[int, MediaInputs, dict]] = []
         for i, clip in enumerate(clips):
