@@ -181,14 +181,18 @@ def _load(args):
 
 
 def _emit_all(results, as_json: bool, human) -> int:
-    """Print each result (JSON line or `human(d)`), errors as JSON records only; exit code 2 if any failed."""
-    dicts = [r.to_dict() for r in results]
-    for d in dicts:
+    """Print each result as it comes (JSON line or `human(d)`; an error as a JSON record and its line on
+    stderr); exit code 2 if any failed. Nothing is kept, so any number of clips streams in flat memory."""
+    code = 0
+    for r in results:
+        d = r.to_dict()
         if "error" not in d:
             _emit(d, as_json, human(d) if not as_json else "")
-        elif as_json:
+            continue
+        if as_json:
             _emit(d, True, "")
-    return _report_errors(dicts)
+        code = max(code, _report_errors([d]))
+    return code
 
 
 def _human_prediction(d: dict) -> str:
@@ -211,8 +215,8 @@ def _exact_rows(report: dict) -> list[dict]:
 
 def cmd_predict(args) -> int:
     pipe = _load(args)
-    results = pipe.predict(args.clips, label_set_name=args.label_set, question=args.question,
-                           do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    results = pipe.iter_predict(args.clips, label_set_name=args.label_set, question=args.question,
+                                do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     return _emit_all(results, args.json, _human_prediction)
 
 
@@ -220,9 +224,14 @@ def cmd_explain(args) -> int:
     from r1omni.explain import explain
 
     pipe = _load(args)
-    results = explain(pipe, args.clips, mode=args.mode, label_set=args.label_set, question=args.question,
-                      do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    return _emit_all(results, args.json, _human_explanation)
+
+    def stream():  # one batch of clips at a time: results come out as they are ready, memory stays flat
+        for start in range(0, len(args.clips), args.batch_size):
+            yield from explain(pipe, args.clips[start : start + args.batch_size], mode=args.mode,
+                               label_set=args.label_set, question=args.question, do_sample=args.sample,
+                               max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+
+    return _emit_all(stream(), args.json, _human_explanation)
 
 
 def cmd_eval(args) -> int:
@@ -237,17 +246,27 @@ def cmd_eval(args) -> int:
     if not rows:
         raise UsageError(f"manifest '{args.manifest}' lists no clips")
     pipe = _load(args)
+    # per clip only what the scores need is kept; predictions are written to --predictions as they come
     preds, errors = [], []
-    with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
-        for start in range(0, len(rows), args.batch_size):
-            chunk = rows[start : start + args.batch_size]
-            for row, res in zip(chunk, pipe.predict([r.path for r in chunk], label_set_name=args.label_set,
-                                                   question=args.question, do_sample=args.sample,
-                                                   max_new_tokens=args.max_new_tokens,
-                                                   batch_size=args.batch_size), strict=True):
+    out = open(args.predictions, "w", encoding="utf-8") if args.predictions else None  # noqa: SIM115
+    try:
+        with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
+            results = pipe.iter_predict([r.path for r in rows], label_set_name=args.label_set,
+                                        question=args.question, do_sample=args.sample,
+                                        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+            for row, res in zip(rows, results, strict=True):
                 d = res.to_dict()
-                (errors if "error" in d else preds).append((row, d))
-            bar.update(len(chunk))
+                if "error" in d:
+                    errors.append((row, d))
+                else:
+                    preds.append((row, {"label": d["label"], "exact": paper_answer(d["text"]),
+                                        "well_formed": d["well_formed"], "clipped": d["clipped"]}))
+                    if out is not None:
+                        out.write(json.dumps({**d, "true_label": row.label, "dataset": row.dataset}) + "\n")
+                bar.update(1)
+    finally:
+        if out is not None:
+            out.close()
     scored = [(r, d) for r, d in preds if r.label is not None]
     y_true = [r.label for r, _ in scored]
     y_pred = [d["label"] for _, d in scored]
@@ -258,7 +277,7 @@ def cmd_eval(args) -> int:
         "manifest": str(args.manifest),
         "label_set": args.label_set,
         "datasets": scores_by_dataset(y_true, y_pred, [r.dataset for r, _ in scored]),
-        "exact": scores_by_dataset([r.answer for r, _ in exact], [paper_answer(d["text"]) for _, d in exact],
+        "exact": scores_by_dataset([r.answer for r, _ in exact], [d["exact"] for _, d in exact],
                                    [r.dataset for r, _ in exact]),
         "scoring": SCORING,
         "confusion": {"rows": rows_, "cols": cols, "matrix": matrix},
@@ -267,10 +286,6 @@ def cmd_eval(args) -> int:
         "clipped": sum(bool(d.get("clipped")) for _, d in preds),
         "errors": [{"clip": str(r.path), "error": d["error"]} for r, d in errors],
     }
-    if args.predictions:
-        with open(args.predictions, "w", encoding="utf-8") as fh:
-            for r, d in preds:
-                fh.write(json.dumps({**d, "true_label": r.label, "dataset": r.dataset}) + "\n")
     human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}  (normalised)   "
                       f"exact WAR {e['WAR']:.4f}  UAR {e['UAR']:.4f}"
                       for (name, s), e in zip(report["datasets"].items(), _exact_rows(report), strict=True))

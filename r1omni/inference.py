@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -191,9 +191,9 @@ class Pipeline:
     # ------------------------------------------------------------------ media
     def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
         """Decode (if needed) and turn a clip into model tensors; absent streams become mask baselines."""
-        if not isinstance(clip, media_lib.Clip):
-            clip = media_lib.decode_clip(clip, num_frames=self.num_frames)
         n = self.audio_num_samples
+        if not isinstance(clip, media_lib.Clip):  # only the model's audio window is decoded
+            clip = media_lib.decode_clip(clip, num_frames=self.num_frames, max_audio_s=n / SAMPLE_RATE)
         notices = list(clip.notices)
         if clip.has_video:
             pixels = media_lib.frames_to_pixels(clip.frames, self.image_size, mode=pixel_mode)
@@ -202,11 +202,9 @@ class Pipeline:
         if clip.has_audio:
             audio = np.asarray(clip.audio[:n], dtype=np.float32)
             features = media_lib.log_mel(audio, num_samples=n)
-            if len(clip.audio) > n + SAMPLE_RATE // 10:  # ignore codec padding of a few ms
-                notices.append(
-                    f"audio is {len(clip.audio) / SAMPLE_RATE:.1f} s long; the model hears only the first "
-                    f"{n / SAMPLE_RATE:.1f} s"
-                )
+            full_s = max(clip.audio_duration_s, len(clip.audio) / SAMPLE_RATE)
+            if full_s > (n + SAMPLE_RATE // 10) / SAMPLE_RATE:  # ignore codec padding of a few ms
+                notices.append(f"audio is {full_s:.1f} s long; the model hears only the first {n / SAMPLE_RATE:.1f} s")
         else:
             audio, features = None, media_lib.silence_features(n)
         return MediaInputs(
@@ -496,7 +494,7 @@ class Pipeline:
     # ------------------------------------------------------------------ predict
     def predict(
         self,
-        clips: Sequence[str | Path | media_lib.Clip | MediaInputs],
+        clips: Iterable[str | Path | media_lib.Clip | MediaInputs],
         label_set_name: str = "dfew",
         question: str | None = None,
         do_sample: bool | None = None,
@@ -505,22 +503,47 @@ class Pipeline:
         temperature: float | None = None,
     ) -> list[Prediction | ClipError]:
         """Answer every clip; a clip that cannot be read yields a ClipError and the others go on."""
+        return list(self.iter_predict(clips, label_set_name, question, do_sample, max_new_tokens, batch_size,
+                                      temperature))
+
+    def iter_predict(
+        self,
+        clips: Iterable[str | Path | media_lib.Clip | MediaInputs],
+        label_set_name: str = "dfew",
+        question: str | None = None,
+        do_sample: bool | None = None,
+        max_new_tokens: int | None = None,
+        batch_size: int = 8,
+        temperature: float | None = None,
+    ) -> Iterator[Prediction | ClipError]:
+        """`predict` as a stream, in input order: clips are decoded one batch at a time, so memory stays flat
+        over any number of clips (only one batch of media tensors is alive)."""
         labels = label_set(label_set_name)
         if batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, got {batch_size}")
         self.max_new_tokens(max_new_tokens)  # a bad limit fails before any clip is decoded
-        results: list[Prediction | ClipError | None] = [None] * len(clips)
-        ready: list[tuple[int, MediaInputs, dict]] = []
-        for i, clip in enumerate(clips):
+        pending: list[tuple[MediaInputs, dict] | ClipError] = []  # in input order, at most batch_size media
+        n_ready = 0
+        for clip in clips:
             t0 = time.perf_counter()
             try:
                 m = clip if isinstance(clip, MediaInputs) else self.encode(clip)
             except R1OmniError as err:
-                results[i] = ClipError(str(getattr(clip, "path", clip)), str(err))
+                pending.append(ClipError(str(getattr(clip, "path", clip)), str(err)))
                 continue
-            ready.append((i, m, {"decode_and_features": (time.perf_counter() - t0) * 1000}))
-        for chunk in _batched(ready, batch_size):
-            media = [m for _, m, _ in chunk]
+            pending.append((m, {"decode_and_features": (time.perf_counter() - t0) * 1000}))
+            n_ready += 1
+            if n_ready == batch_size:
+                yield from self._answer_batch(pending, labels, question, do_sample, max_new_tokens, temperature)
+                pending, n_ready = [], 0
+        yield from self._answer_batch(pending, labels, question, do_sample, max_new_tokens, temperature)
+
+    def _answer_batch(self, pending, labels, question, do_sample, max_new_tokens, temperature):
+        """Generate and score the encoded clips of `pending` as one batch; yield every entry in order."""
+        chunk = [e for e in pending if not isinstance(e, ClipError)]
+        answers: list[Prediction] = []
+        if chunk:
+            media = [m for m, _ in chunk]
             timings: dict[str, float] = {}
             ids, state = self.generate(media, question, do_sample, max_new_tokens, temperature=temperature,
                                        timings=timings, return_state=True)
@@ -529,10 +552,12 @@ class Pipeline:
             dists = self.label_distribution(media, texts, labels, question, state=state)
             timings["probs"] = (time.perf_counter() - t0) * 1000
             share = {k: v / len(chunk) for k, v in timings.items() if k != "ms_per_token"}
-            for (i, m, own), c, text, dist, cut in zip(chunk, ids, texts, dists, state.clipped, strict=True):
-                results[i] = self._prediction(m, c, text, dist, labels, {**own, **share}, timings,
-                                              state.max_new_tokens if cut else 0)
-        return results  # type: ignore[return-value]
+            for (m, own), c, text, dist, cut in zip(chunk, ids, texts, dists, state.clipped, strict=True):
+                answers.append(self._prediction(m, c, text, dist, labels, {**own, **share}, timings,
+                                                state.max_new_tokens if cut else 0))
+        done = iter(answers)
+        for entry in pending:
+            yield entry if isinstance(entry, ClipError) else next(done)
 
     def _prediction(self, m, ids, text, dist, labels, timings, batch_timings, clipped_at: int = 0) -> Prediction:
         """`clipped_at`: the max_new_tokens limit the completion ran into (0: it ended with an end token)."""
