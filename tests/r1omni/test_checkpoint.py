@@ -190,3 +190,5 @@ def test_auto_classes_and_pipeline_build_the_same_model_with_relative_tower_fold
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert pipe.n_audio_tokens == 10
+    # and the same decoding settings: both read generation_config.json
+    assert auto.generation_config.to_dict() == pipe.model.generation_config.to_dict()
