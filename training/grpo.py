@@ -19,10 +19,11 @@ from training.sft import (
     MetricsCSVCallback,
     ScriptArguments,
     check_cpu_args,
+    check_resumable,
     freeze_parameters,
     load_components,
     parse_recipe,
-    save_output,
+    save_trained,
     setup_logging,
 )
 
@@ -36,6 +37,9 @@ PAPER_GRPO = dict(
 
 def check_grpo_args(train_args) -> None:
     """Fail at start-up, not at step 3,000 (TRL's GRPOConfig checks the batch divisibility itself)."""
+    from training.trainer import refuse_media_dropping
+
+    refuse_media_dropping(train_args)
     if train_args.gradient_checkpointing:
         logger.warning("gradient checkpointing turned off: the HumanOmni model does not use it")
         train_args.gradient_checkpointing = False
@@ -56,6 +60,7 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
     logger.info("training arguments: %s", train_args.to_json_string())
     reward_funcs = get_rewards(script.reward_funcs)
     check_grpo_args(train_args)
+    check_resumable(train_args)
     if records is None:
         rows = load_rows(script.train_manifest, script.question)[: script.max_train_samples]
         records = grpo_records(rows)
@@ -71,7 +76,7 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
         system_prompt=script.system_prompt,
     )
     trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
-    return save_output(trainer.model, tokenizer, gate_tokenizer, train_args.output_dir)
+    return save_trained(trainer, tokenizer, gate_tokenizer, train_args.output_dir)
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -60,6 +60,32 @@ def check_trl_overrides() -> None:
             raise RuntimeError(f"trl.GRPOTrainer.{name}{params} changed; expected leading {expected} (trl==1.16.0)")
 
 
+# GRPOTrainer options whose code paths bypass the media plumbing below: completions would be generated
+# (or rolled out) from token ids alone, silently without video and audio.
+MEDIA_DROPPING_OPTIONS = {
+    "use_vllm": "vLLM generation gets token ids only",
+    "use_transformers_continuous_batching": "generate_batch() gets token ids only",
+}
+MEDIA_DROPPING_ARGUMENTS = {
+    "rollout_func": "a rollout function generates without the media",
+    "tools": "tool turns are generated without the media",
+    "environment_factory": "environment turns are generated without the media",
+}
+
+
+def refuse_media_dropping(grpo_args, **trainer_kwargs: Any) -> None:
+    """UsageError (one line) for a GRPO option under which video and audio would be dropped silently."""
+    from r1omni.errors import UsageError
+
+    for option, why in MEDIA_DROPPING_OPTIONS.items():
+        if getattr(grpo_args, option, False):
+            raise UsageError(f"{option} is not supported by OmniGRPOTrainer: {why}, so video and audio would be "
+                             "dropped")
+    for name, why in MEDIA_DROPPING_ARGUMENTS.items():
+        if trainer_kwargs.get(name):
+            raise UsageError(f"{name} is not supported by OmniGRPOTrainer: {why}")
+
+
 def sampling_suppress_ids(tokenizer) -> list[int]:
     """Special-token ids that must never be sampled: every special id except EOS and the answer-format tags."""
     keep = set(tokenizer("<think></think><answer></answer>", add_special_tokens=False)["input_ids"])
@@ -88,6 +114,7 @@ class OmniGRPOTrainer(GRPOTrainer):
     def __init__(self, *args: Any, media_encoder: MediaEncoder, system_prompt: str | None = None, **kwargs: Any):
         check_trl_overrides()
         grpo_args = kwargs.get("args")
+        refuse_media_dropping(grpo_args, **{k: kwargs.get(k) for k in MEDIA_DROPPING_ARGUMENTS})
         tokenizer = kwargs.get("processing_class")
         if grpo_args is not None and tokenizer is not None:
             suppress = sampling_suppress_ids(tokenizer)
