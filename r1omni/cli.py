@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")
     p.add_argument("--predictions", default=None, help="also write per-clip predictions as JSONL here")
+    p.add_argument("--store", default=None, help="also store each result in this Library results database")
     _common(p)
     p = sub.add_parser("synth", help="write cue-controlled synthetic clips + manifest.csv")
     p.add_argument("--out", required=True)
@@ -142,24 +143,38 @@ def cmd_eval(args) -> int:
 
     from r1omni.manifest import read_manifest
     from r1omni.metrics import confusion_matrix, scores_by_dataset
+    from r1omni.parallel import Shards
     from r1omni.prompts import label_set
 
     labels = label_set(args.label_set)
     rows = read_manifest(args.manifest)
     if not rows:
         raise UsageError(f"manifest '{args.manifest}' lists no clips")
+    shards = Shards.from_env(args.device)  # under `accelerate launch`: this process's share of the clips
+    args.device = shards.device
     pipe = _load(args)
-    preds, errors = [], []
-    with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
-        for start in range(0, len(rows), args.batch_size):
-            chunk = rows[start : start + args.batch_size]
-            for row, res in zip(chunk, pipe.predict([r.path for r in chunk], label_set_name=args.label_set,
-                                                   question=args.question, do_sample=args.sample,
-                                                   max_new_tokens=args.max_new_tokens,
-                                                   batch_size=args.batch_size), strict=True):
-                d = res.to_dict()
-                (errors if "error" in d else preds).append((row, d))
+    mine, done = shards.shard(rows), []
+    quiet = None if shards.is_main else True
+    with tqdm(total=len(mine), desc="eval", unit="clip", file=sys.stderr, disable=quiet) as bar:
+        for start in range(0, len(mine), args.batch_size):
+            chunk = mine[start : start + args.batch_size]
+            for (i, _), res in zip(chunk, pipe.predict([r.path for _, r in chunk], label_set_name=args.label_set,
+                                                       question=args.question, do_sample=args.sample,
+                                                       max_new_tokens=args.max_new_tokens,
+                                                       batch_size=args.batch_size), strict=True):
+                done.append((i, res.to_dict()))
             bar.update(len(chunk))
+    results = shards.gather(done)
+    if not shards.is_main:
+        return 0  # the main process writes the one report and store
+    preds = [(r, d) for r, d in zip(rows, results, strict=True) if "error" not in d]
+    errors = [(r, d) for r, d in zip(rows, results, strict=True) if "error" in d]
+    if args.store:
+        from r1omni.library_store import LibraryStore
+
+        with LibraryStore(args.store) as store:
+            for r, d in zip(rows, results, strict=True):
+                store.put(str(pipe.checkpoint), r.path, args.label_set, d)
     scored = [(r, d) for r, d in preds if r.label is not None]
     y_true = [r.label for r, _ in scored]
     y_pred = [d["label"] for _, d in scored]
