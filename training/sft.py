@@ -48,6 +48,9 @@ class ScriptArguments:
         default_factory=lambda: ["accuracy_reward", "format_reward"], metadata={"help": "GRPO rewards (by name)"}
     )
     allow_pickle: bool = field(default=False, metadata={"help": "allow loading .bin/pickle weights"})
+    media_cache_mb: float = field(
+        default=1024, metadata={"help": "per-process budget of the encoded-clip LRU cache in MB (0 = off)"}
+    )
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -187,7 +190,8 @@ def main(script: ScriptArguments, train_args) -> Path:
     logger.info("trainable parameters: %d of %d", trainable, total)
     train_args.remove_unused_columns = False
     train_args.dataset_kwargs = {"skip_prepare_dataset": True}
-    collator = SFTCollator(tokenizer, MediaEncoder(model.config, gate_tokenizer, script.pixel_mode),
+    collator = SFTCollator(tokenizer, MediaEncoder(model.config, gate_tokenizer, script.pixel_mode,
+                                                 cache_mb=script.media_cache_mb),
                            script.system_prompt)
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = SFTTrainer(model=model, args=train_args, data_collator=collator,
@@ -199,8 +203,8 @@ def main(script: ScriptArguments, train_args) -> Path:
 def parse_recipe(stage: str, config_cls, argv: list[str] | None = None):
     """(ScriptArguments, config_cls) from `--config recipe.yaml` plus command-line overrides.
 
-    A recipe's top-level keys are shared by both stages; its `sft:` / `grpo:` sections hold the keys of
-    that stage (they win over the top level). Command-line flags (e.g. `--resume_from_checkpoint DIR`)
+    A recipe's top-level keys are shared by every stage; its `sft:` / `grpo:` / `dpo:` sections hold the keys
+    of that stage (they win over the top level). Command-line flags (e.g. `--resume_from_checkpoint DIR`)
     win over the recipe. Unknown keys are an error.
     """
     import yaml
@@ -218,7 +222,7 @@ def parse_recipe(stage: str, config_cls, argv: list[str] | None = None):
             recipe = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as err:
             raise UsageError(f"cannot read recipe '{path}': {err}") from None
-        sections = {k: recipe.pop(k) for k in ("sft", "grpo", "demo") if isinstance(recipe.get(k), dict)}
+        sections = {k: recipe.pop(k) for k in ("sft", "grpo", "dpo", "demo") if isinstance(recipe.get(k), dict)}
         values = {**recipe, **sections.get(stage, {})}
     parser = TrlParser((ScriptArguments, config_cls))
     unknown = parser.set_defaults_with_config(**values)
