@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,11 +131,58 @@ def grpo_records(rows: Sequence[TrainRow]) -> list[dict[str, Any]]:
 # Media
 
 
+DEFAULT_CACHE_MB = 1024  # per process; the paper config's clips are about 6.3 MB each (8 x 224 px + 30 s of mel)
+
+
 @dataclass
 class EncodedClip:
     pixel_values_videos: torch.Tensor  # (T, 3, S, S) float32 in [-1, 1]
     input_features: torch.Tensor  # (128, L) Whisper log-mel
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.pixel_values_videos, self.input_features))
+
+
+class ClipCache:
+    """Encoded clips by path, least recently used first out, holding at most `max_bytes` of tensors.
+
+    Memory stays flat whatever the number of clips in the manifest; a clip larger than the whole budget
+    is not kept. `hits` / `misses` / `evictions` count what happened.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max(0, int(max_bytes))
+        self.nbytes = 0
+        self.hits = self.misses = self.evictions = 0
+        self._items: OrderedDict[str, EncodedClip] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str) -> EncodedClip | None:
+        clip = self._items.get(key)
+        if clip is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._items.move_to_end(key)
+        return clip
+
+    def put(self, key: str, clip: EncodedClip) -> None:
+        size = clip.nbytes
+        if size > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+        self._items[key] = clip
+        self.nbytes += size
+        while self.nbytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.nbytes -= dropped.nbytes
+            self.evictions += 1
 
 
 def encode_media(path: str | Path, config, pixel_mode: str = "pad") -> EncodedClip:
@@ -166,19 +214,21 @@ def gate_inputs(gate_tokenizer, questions: Sequence[str], max_length: int = 64) 
 
 
 class MediaEncoder:
-    """Callable rows -> batched media tensors, with an optional in-memory cache of encoded clips.
+    """Callable rows -> batched media tensors, with an in-memory LRU cache of encoded clips.
 
     Rows are dicts with `path` (or `video`) and `prompt`/`question`; `clip_fn`, when given, maps a row to
     an `EncodedClip` instead of decoding a file (the demo build uses it for in-memory synthetic clips).
+    The cache holds at most `cache_mb` MB of tensors per process (`ClipCache`); 0 or `cache=False` turns
+    it off (every row decoded again).
     """
 
     def __init__(self, config, gate_tokenizer, pixel_mode: str = "pad", cache: bool = True,
-                 clip_fn: Callable[[dict[str, Any]], EncodedClip] | None = None):
+                 clip_fn: Callable[[dict[str, Any]], EncodedClip] | None = None, cache_mb: float = DEFAULT_CACHE_MB):
         self.config = config
         self.gate_tokenizer = gate_tokenizer
         self.pixel_mode = pixel_mode
         self.clip_fn = clip_fn
-        self._cache: dict[str, EncodedClip] | None = {} if cache else None
+        self._cache = ClipCache(int(cache_mb * 2**20)) if cache and cache_mb > 0 else None
 
     def encode_row(self, row: dict[str, Any]) -> EncodedClip:
         if self.clip_fn is not None:
@@ -186,11 +236,11 @@ class MediaEncoder:
         path = str(row.get("path") or row.get("video") or "")
         if not path:
             raise UsageError("training row has no 'path' or 'video' column")
-        if self._cache is not None and path in self._cache:
-            return self._cache[path]
+        if self._cache is not None and (hit := self._cache.get(path)) is not None:
+            return hit
         enc = encode_media(path, self.config, self.pixel_mode)
         if self._cache is not None:
-            self._cache[path] = enc
+            self._cache.put(path, enc)
         return enc
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -48,6 +48,11 @@ class ScriptArguments:
         default_factory=lambda: ["accuracy_reward", "format_reward"], metadata={"help": "GRPO rewards (by name)"}
     )
     allow_pickle: bool = field(default=False, metadata={"help": "allow loading .bin/pickle weights"})
+    grounding_judge: str = field(default="shapley", metadata={"help": "grounding_reward claim judge (see rewards)"})
+    grounding_checkpoint: str | None = field(
+        default=None, metadata={"help": "grounding_reward judge model folder (default: model_name_or_path)"}
+    )
+    grounding_penalty: float = field(default=1.0, metadata={"help": "grounding_reward cost of all claims ungrounded"})
     media_cache_mb: float = field(
         default=1024, metadata={"help": "per-process budget of the encoded-clip LRU cache in MB (0 = off)"}
     )

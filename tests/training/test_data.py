@@ -80,3 +80,24 @@ def test_sft_collator_masks_prompt_and_builds_media(synth_manifest: Path) -> Non
     with torch.no_grad():
         out = model(**{k: v for k, v in batch.items()})
     assert torch.isfinite(out.loss)
+
+
+def test_media_cache_holds_a_byte_budget_least_recent_out(tmp_path_factory) -> None:
+    from r1omni.synthetic import generate_clips
+    from r1omni.tokenization import tiny_model_and_tokenizers
+
+    manifest = generate_clips(tmp_path_factory.mktemp("cache_clips"), 4, seed=12)
+    paths = [str(r.path) for r in load_rows(manifest)]
+    model, _, bert_tok = tiny_model_and_tokenizers()
+    one = MediaEncoder(model.config, bert_tok, cache=False).encode_row({"path": paths[0]}).nbytes
+    encoder = MediaEncoder(model.config, bert_tok, cache_mb=2.5 * one / 2**20)  # room for two clips
+    cache = encoder._cache
+    for p in paths:
+        encoder.encode_row({"path": p})
+        assert cache.nbytes <= cache.max_bytes
+    assert len(cache) == 2 and cache.evictions == 2 and cache.misses == 4
+    kept = encoder.encode_row({"path": paths[-1]})  # most recent: a hit, the same tensors
+    assert cache.hits == 1 and kept is encoder.encode_row({"path": paths[-1]})
+    encoder.encode_row({"path": paths[0]})  # evicted long ago: decoded again
+    assert cache.misses == 5 and len(cache) == 2
+    assert MediaEncoder(model.config, bert_tok, cache_mb=0)._cache is None
