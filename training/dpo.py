@@ -128,7 +128,8 @@ def main(script, train_args, records: list[dict[str, Any]] | None = None, media_
     train_args.remove_unused_columns = False  # keep `path` for the media
     train_args.gradient_checkpointing = False
     if media_encoder is None:
-        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode, cache_mb=script.media_cache_mb)
+        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode, cache_mb=script.media_cache_mb,
+                                     decode_workers=script.decode_workers)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = OmniDPOTrainer(
         model=model, ref_model=ref_model.eval(), args=train_args, train_dataset=Dataset.from_list(records),

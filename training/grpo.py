@@ -87,7 +87,8 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
     trainable, total = freeze_parameters(model, script.freeze)
     logger.info("trainable parameters: %d of %d", trainable, total)
     if media_encoder is None:
-        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode, cache_mb=script.media_cache_mb)
+        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode, cache_mb=script.media_cache_mb,
+                                     decode_workers=script.decode_workers)
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = OmniGRPOTrainer(
         model=model, reward_funcs=reward_funcs, args=train_args, train_dataset=Dataset.from_list(records),

@@ -53,6 +53,9 @@ class ScriptArguments:
         default=None, metadata={"help": "grounding_reward judge model folder (default: model_name_or_path)"}
     )
     grounding_penalty: float = field(default=1.0, metadata={"help": "grounding_reward cost of all claims ungrounded"})
+    decode_workers: int = field(
+        default=0, metadata={"help": "decode clips in this many recycled child processes (0 = in process)"}
+    )
     media_cache_mb: float = field(
         default=1024, metadata={"help": "per-process budget of the encoded-clip LRU cache in MB (0 = off)"}
     )
@@ -196,7 +199,8 @@ def main(script: ScriptArguments, train_args) -> Path:
     train_args.remove_unused_columns = False
     train_args.dataset_kwargs = {"skip_prepare_dataset": True}
     collator = SFTCollator(tokenizer, MediaEncoder(model.config, gate_tokenizer, script.pixel_mode,
-                                                 cache_mb=script.media_cache_mb),
+                                                 cache_mb=script.media_cache_mb,
+                                                 decode_workers=script.decode_workers),
                            script.system_prompt)
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = SFTTrainer(model=model, args=train_args, data_collator=collator,

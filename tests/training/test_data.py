@@ -101,3 +101,25 @@ def test_media_cache_holds_a_byte_budget_least_recent_out(tmp_path_factory) -> N
     encoder.encode_row({"path": paths[0]})  # evicted long ago: decoded again
     assert cache.misses == 5 and len(cache) == 2
     assert MediaEncoder(model.config, bert_tok, cache_mb=0)._cache is None
+
+
+def test_decoding_in_recycled_child_processes_gives_the_same_tensors_and_errors(tmp_path_factory) -> None:
+    from r1omni.errors import R1OmniError
+    from r1omni.synthetic import generate_clips
+    from r1omni.tokenization import tiny_model_and_tokenizers
+    from training.data import DecodePool
+
+    manifest = generate_clips(tmp_path_factory.mktemp("pool_clips"), 3, seed=13)
+    rows = [{"path": str(r.path)} for r in load_rows(manifest)]
+    model, _, bert_tok = tiny_model_and_tokenizers()
+    here = MediaEncoder(model.config, bert_tok, cache=False)(rows)
+    pooled = MediaEncoder(model.config, bert_tok, cache=False, decode_workers=1)
+    pooled._pool = DecodePool(1, recycle=2)  # a fresh child after every two clips
+    there = pooled(rows + rows[:1])
+    for key in ("pixel_values_videos", "input_features"):
+        assert torch.equal(here[key], there[key][:3]) and torch.equal(there[key][3], here[key][0])
+    bad = manifest.parent / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(R1OmniError):
+        pooled([{"path": str(bad)}])
+    pooled._pool.close()
