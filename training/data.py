@@ -132,7 +132,7 @@ def grpo_records(rows: Sequence[TrainRow]) -> list[dict[str, Any]]:
 # Media
 
 
-DEFAULT_CACHE_MB = 1024  # per process; the paper config's clips are about 6.3 MB each (8 x 224 px + 30 s of mel)
+DEFAULT_CACHE_MB = 1024  # per process; the paper config's clips are about 6.1 MB each (8 x 224 px + 30 s of mel)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """SFT and GRPO under `accelerate launch` with 1 and 2 CPU processes (gloo): same weights, one writer, exact resume.
 
-The runs themselves are in `multiprocess_worker.py` (one launch per world size, about 40 s each on two
-contended cores). Tolerances:
+The runs themselves are in `multiprocess_worker.py` (one launch per world size: 40 s each on two cores
+shared with other work, up to 110 s when they are busy). Tolerances:
 - world size 1 vs 2 (same global batch, plain SGD, GRPO sampling seeded per completion): the weight
   difference is at most 1% of the distance the weights travelled over the last two steps
   (checkpoint-2 -> final), and each step's loss agrees to 1e-4 relative. Measured: 0.3% (SFT) and 0.1%
