@@ -363,12 +363,14 @@ def _write_generation_config(config: HumanOmniQwen2Config, out: Path) -> None:
 
 
 def save_checkpoint(
-    model: HumanOmniQwen2ForCausalLM, *args, tokenizer=None, bert_tokenizer=None, out_dir: str | Path | None = None
+    model: HumanOmniQwen2ForCausalLM, *args, tokenizer=None, bert_tokenizer=None, out_dir: str | Path | None = None,
+    state_dict: dict | None = None,
 ) -> Path:
     """Write config.json (sub-configs embedded), model.safetensors (tied lm_head not stored), tokenizers.
 
     Call as `save_checkpoint(model, tokenizer, bert_tokenizer, out_dir)` or
-    `save_checkpoint(model, out_dir, tokenizer=..., bert_tokenizer=...)`.
+    `save_checkpoint(model, out_dir, tokenizer=..., bert_tokenizer=...)`. `state_dict` replaces
+    `model.state_dict()` (a trainer's gathered full state dict under sharded training).
     """
     if len(args) == 3:
         tokenizer, bert_tokenizer, out_dir = args
@@ -383,7 +385,8 @@ def save_checkpoint(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skip = {_TIED_KEY} if _tied(model.config) else set()
-    sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in skip}
+    source = model.state_dict() if state_dict is None else state_dict
+    sd = {k: v.detach().contiguous().cpu() for k, v in source.items() if k not in skip}
     save_file(sd, str(out / SAFE_WEIGHTS), metadata={"format": "pt"})
     _write_config(model.config, out, BERT_TOKENIZER_DIR if bert_tokenizer is not None else None)
     _write_generation_config(model.config, out)

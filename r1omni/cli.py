@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")
     p.add_argument("--predictions", default=None, help="also write per-clip predictions as JSONL here")
+    p.add_argument("--store", default=None, help="also store each result in this Library results database")
     _common(p)
     p = sub.add_parser("synth", help="write cue-controlled synthetic clips + manifest.csv")
     p.add_argument("--out", required=True)
@@ -239,34 +240,64 @@ def cmd_eval(args) -> int:
 
     from r1omni.manifest import read_manifest
     from r1omni.metrics import confusion_matrix, scores_by_dataset
+    from r1omni.parallel import Shards
     from r1omni.prompts import label_set, paper_answer
 
     labels = label_set(args.label_set)
     rows = read_manifest(args.manifest)
     if not rows:
         raise UsageError(f"manifest '{args.manifest}' lists no clips")
+    shards = Shards.from_env(args.device)  # under `accelerate launch`: this process's share of the clips
+    args.device = shards.device
     pipe = _load(args)
-    # per clip only what the scores need is kept; predictions are written to --predictions as they come
-    preds, errors = [], []
-    out = open(args.predictions, "w", encoding="utf-8") if args.predictions else None  # noqa: SIM115
+    # per clip only what the scores need is kept; predictions (and --store results) are written as they
+    # come, or, under `accelerate launch`, gathered and written once by the main process
+    mine, kept = shards.shard(rows), []
+    writes = shards.is_main
+    out = open(args.predictions, "w", encoding="utf-8") if args.predictions and writes else None  # noqa: SIM115
+    store = None
+    if args.store and shards.is_main:
+        from r1omni.library_store import LibraryStore
+
+        store = LibraryStore(args.store)
+
+    def write(row, d: dict) -> None:
+        if store is not None:
+            store.put(str(pipe.checkpoint), row.path, args.label_set, d)
+        if out is not None and "error" not in d:
+            out.write(json.dumps({**d, "true_label": row.label, "dataset": row.dataset}) + "\n")
+
     try:
-        with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
-            results = pipe.iter_predict([r.path for r in rows], label_set_name=args.label_set,
+        quiet = None if shards.is_main else True
+        with tqdm(total=len(mine), desc="eval", unit="clip", file=sys.stderr, disable=quiet) as bar:
+            results = pipe.iter_predict([r.path for _, r in mine], label_set_name=args.label_set,
                                         question=args.question, do_sample=args.sample,
                                         max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-            for row, res in zip(rows, results, strict=True):
+            for (i, row), res in zip(mine, results, strict=True):
                 d = res.to_dict()
-                if "error" in d:
-                    errors.append((row, d))
+                small = d if "error" in d else {"label": d["label"], "exact": paper_answer(d["text"]),
+                                                "well_formed": d["well_formed"], "clipped": d["clipped"]}
+                if shards.size == 1:
+                    write(row, d)
+                    kept.append((i, small))
                 else:
-                    preds.append((row, {"label": d["label"], "exact": paper_answer(d["text"]),
-                                        "well_formed": d["well_formed"], "clipped": d["clipped"]}))
-                    if out is not None:
-                        out.write(json.dumps({**d, "true_label": row.label, "dataset": row.dataset}) + "\n")
+                    kept.append((i, (small, d if (args.predictions or args.store) else None)))
                 bar.update(1)
+        gathered = shards.gather(kept)
+        if not shards.is_main:
+            return 0  # the main process writes the one report, predictions file and store
+        if shards.size > 1:
+            for row, (_, full) in zip(rows, gathered, strict=True):
+                if full is not None:
+                    write(row, full)
+            gathered = [small for small, _ in gathered]
     finally:
         if out is not None:
             out.close()
+        if store is not None:
+            store.close()
+    preds = [(r, d) for r, d in zip(rows, gathered, strict=True) if "error" not in d]
+    errors = [(r, d) for r, d in zip(rows, gathered, strict=True) if "error" in d]
     scored = [(r, d) for r, d in preds if r.label is not None]
     y_true = [r.label for r, _ in scored]
     y_pred = [d["label"] for _, d in scored]
