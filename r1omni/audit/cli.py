@@ -49,8 +49,9 @@ def run(args) -> int:
         print(f"{n} audited predictions -> {args.out}")
         return 0
     if args.audit_command == "import":
+        recs = records.read_jsonl(args.file)  # a bad file is refused before the store is touched
         with _open(args.db, create=True) as store:
-            changed = records.import_file(store, args.file)
+            changed = records.import_records(store, recs, args.file)
         print(json.dumps(changed, sort_keys=True))
         return 0
     with _open(args.db) as store:

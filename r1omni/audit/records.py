@@ -167,7 +167,10 @@ def _verdict(v: dict, where: str) -> None:
 
 def import_file(store: AuditStore, path: str | Path) -> dict:
     """Import an export file (all records, or nothing when one is bad)."""
-    recs = read_jsonl(path)
+    return import_records(store, read_jsonl(path), path)
+
+
+def import_records(store: AuditStore, recs: list[dict], path: str | Path = "records") -> dict:
     try:
         return store.import_records(recs)
     except sqlite3.IntegrityError as err:

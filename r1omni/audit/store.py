@@ -419,7 +419,7 @@ class AuditStore:
     # ------------------------------------------------------------ reads for the queue and statistics
     def claim_rows(self) -> list[dict]:
         """Every claim with its prediction's clip facts and auto flags (for queue and stats)."""
-        rows = self._rows("SELECT c.prediction_id, c.idx, c.cites, c.auto_flags, c.support, c.self_consistency, "
+        rows = self._rows("SELECT c.prediction_id, c.idx, c.text, c.cites, c.auto_flags, c.support, c.self_consistency, "
                           "cl.path AS clip, p.label FROM audit_claims c JOIN audit_predictions p ON p.id = c.prediction_id "
                           "JOIN audit_clips cl ON cl.id = p.clip_id ORDER BY c.prediction_id, c.idx")
         for r in rows:
