@@ -143,7 +143,8 @@ def stats_markdown(st: dict) -> str:
     lines = [f"**{st['predictions']} predictions · {st['claims']} claims · {st['verdicts']} verdicts · "
              f"{st['annotators']} annotators**", "",
              f"Krippendorff's α (nominal): **{fmt(st['alpha'])}**", "", "| pair | Cohen's κ |", "|---|---|"]
-    lines += [f"| {html_escape(p)} | {fmt(k)} |" for p, k in st["kappa"].items()] or ["| – | n/a |"]
+    lines += [f"| {html_escape(p).replace('|', chr(92) + '|')} | {fmt(k)} |" for p, k in st["kappa"].items()] or \
+        ["| – | n/a |"]
     lines += ["", f"Automatic flags vs majority verdict: precision **{fmt(fl['precision'])}**, "
               f"recall **{fmt(fl['recall'])}** (n = {fl['n']})"]
     return "\n".join(lines)
