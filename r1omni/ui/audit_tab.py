@@ -492,8 +492,17 @@ def library_sender(backend: Backend, lib: dict, label_set: gr.Dropdown) -> None:
 
 
 # ---------------------------------------------------------------- layout
+def _warm_imports() -> None:
+    """Import narwhals (gradio's Dataframe and plotly's figures both use it) in the main thread: the Audit queue
+    and the Library's figures are first drawn by two handler threads at page load, and two threads importing
+    it for the first time at once deadlock ('_DeadlockError ... narwhals.stable.v2')."""
+    import narwhals.stable  # noqa: F401
+    import plotly.basedatatypes  # noqa: F401
+
+
 def build(backend: Backend, auth_on: bool = False) -> dict:
     """Lay out the Audit tab inside the current Blocks context and register the public audit API."""
+    _warm_imports()
     with gr.Row():
         ident = gr.Markdown(elem_id="audit-identity")
         name = gr.Textbox(label="Your annotator name", visible=not auth_on, elem_id="audit-name", scale=1,
