@@ -138,8 +138,8 @@ def validate(rec: dict) -> None:
     completion = rec["completion"]
     for i, c in enumerate(rec["claims"]):
         _need(c["index"] == i, f"claim {i}: index {c['index']} out of order")
-        _need(isinstance(c["start"], int) and isinstance(c["end"], int) and completion[c["start"]:c["end"]] == c["text"],
-              f"claim {i}: completion[start:end] != text")
+        ints = isinstance(c["start"], int) and isinstance(c["end"], int)
+        _need(ints and completion[c["start"]:c["end"]] == c["text"], f"claim {i}: completion[start:end] != text")
         _need(isinstance(c["cites"], list) and isinstance(c["auto_flags"], list), f"claim {i}: cites/auto_flags")
         _need(c["support"] is None or isinstance(c["support"], dict), f"claim {i}: support must be an object or null")
         for v in c["verdicts"]:

@@ -234,8 +234,8 @@ class AuditStore:
                            "explanation, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
                            (pid, clip_id, run_id, label_set, completion, label,
                             None if explanation is None else _j(explanation), now_iso()))
-                db.executemany("INSERT INTO audit_claims (prediction_id, idx, start, \"end\", text, cites, auto_flags, "
-                               "support, self_consistency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                db.executemany("INSERT INTO audit_claims (prediction_id, idx, start, \"end\", text, cites, "
+                               "auto_flags, support, self_consistency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                [(pid, *r) for r in rows])
                 return pid
             have = db.execute("SELECT idx, start, \"end\", text, cites, auto_flags, support, self_consistency "
@@ -303,6 +303,8 @@ class AuditStore:
         clip_v = self._rows("SELECT n.name AS annotator, v.verdict, v.note, v.created_at, v.version "
                             "FROM audit_clip_verdicts v JOIN audit_annotators n ON n.id = v.annotator_id "
                             "WHERE v.prediction_id=? ORDER BY n.name", (pid,))
+        v_keys = ("annotator", "verdict", "category", "note", "created_at", "updated_at", "version")
+        a_keys = ("adjudicator", "verdict", "category", "note", "created_at", "version")
         out_claims = []
         for c in claims:
             out_claims.append({
@@ -310,10 +312,8 @@ class AuditStore:
                 "cites": json.loads(c["cites"]), "auto_flags": json.loads(c["auto_flags"]),
                 "support": None if c["support"] is None else json.loads(c["support"]),
                 "self_consistency": c["self_consistency"],
-                "verdicts": [{k: v[k] for k in ("annotator", "verdict", "category", "note", "created_at",
-                                                "updated_at", "version")} for v in verdicts if v["claim_idx"] == c["idx"]],
-                "adjudication": next(({k: a[k] for k in ("adjudicator", "verdict", "category", "note", "created_at",
-                                                         "version")} for a in adj if a["claim_idx"] == c["idx"]), None),
+                "verdicts": [{k: v[k] for k in v_keys} for v in verdicts if v["claim_idx"] == c["idx"]],
+                "adjudication": next(({k: a[k] for k in a_keys} for a in adj if a["claim_idx"] == c["idx"]), None),
             })
         return {"prediction_id": p["id"], "clip": p["clip"], "checkpoint": p["checkpoint"],
                 "settings": json.loads(p["settings"]), "label_set": p["label_set"], "completion": p["completion"],
@@ -406,8 +406,8 @@ class AuditStore:
 
     @staticmethod
     def _log(db, kind, pid, claim_index, aid, verdict, category, note, version, t) -> None:
-        db.execute("INSERT INTO audit_annotation_log (kind, prediction_id, claim_idx, annotator_id, verdict, category, "
-                   "note, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO audit_annotation_log (kind, prediction_id, claim_idx, annotator_id, verdict, "
+                   "category, note, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (kind, pid, claim_index, aid, verdict, category, note, version, t))
 
     def log(self) -> list[dict]:
@@ -419,9 +419,11 @@ class AuditStore:
     # ------------------------------------------------------------ reads for the queue and statistics
     def claim_rows(self) -> list[dict]:
         """Every claim with its prediction's clip facts and auto flags (for queue and stats)."""
-        rows = self._rows("SELECT c.prediction_id, c.idx, c.text, c.cites, c.auto_flags, c.support, c.self_consistency, "
-                          "cl.path AS clip, p.label FROM audit_claims c JOIN audit_predictions p ON p.id = c.prediction_id "
-                          "JOIN audit_clips cl ON cl.id = p.clip_id ORDER BY c.prediction_id, c.idx")
+        rows = self._rows("SELECT c.prediction_id, c.idx, c.text, c.cites, c.auto_flags, c.support, "
+                          "c.self_consistency, cl.path AS clip, p.label FROM audit_claims c "
+                          "JOIN audit_predictions p ON p.id = c.prediction_id "
+                          "JOIN audit_clips cl ON cl.id = p.clip_id "
+                          "ORDER BY c.prediction_id, c.idx")
         for r in rows:
             r["cites"], r["auto_flags"] = json.loads(r["cites"]), json.loads(r["auto_flags"])
             r["support"] = None if r["support"] is None else json.loads(r["support"])

@@ -40,8 +40,9 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
                 live_tab.build(backend, clip["label_set"])
             with gr.Tab("Audit", id="audit") as audit_page:
                 audit = audit_tab.build(backend, auth_on=bool(getattr(settings, "auth", None)))
-        audit_page.select(audit["refresh"], audit["refresh_inputs"], audit["refresh_outputs"], api_visibility="private")
-        demo.load(audit["refresh"], audit["refresh_inputs"], audit["refresh_outputs"], api_visibility="private")
+        refresh = (audit["refresh"], audit["refresh_inputs"], audit["refresh_outputs"])
+        audit_page.select(*refresh, api_visibility="private")
+        demo.load(*refresh, api_visibility="private")
         if settings.library_path:
             demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"])
     demo.r1omni_backend = backend  # for tests and scripts that drive handlers directly

@@ -195,7 +195,8 @@ def _item_outputs(backend: Backend, item: dict, i: int | None, me: str | None, s
             f"item `{item['prediction_id']}` · checkpoint: {html_escape(item['checkpoint'])} · "
             f"{len(item['claims'])} claims")
     if i is None:
-        return (cur, clip_file(backend, item), head, reasoning_html(item, None, me), gr.Radio(choices=choices, value=None),
+        return (cur, clip_file(backend, item), head, reasoning_html(item, None, me),
+                gr.Radio(choices=choices, value=None),
                 "This prediction has no claims to judge; give an overall verdict below.", gr.Dropdown(value=None), "",
                 status)
     verdict, category = review.suggestion(item["claims"][i])
@@ -258,7 +259,8 @@ def skip_claim(backend: Backend, auth_on: bool, cur: dict, name: str, request: g
 
 def _side_outputs(backend: Backend, me: str | None, flag: str, modality: str) -> tuple:
     store = _store(backend)
-    return (stats_markdown(store_stats(store)), _queue_frame(review.queue(store, me, flag or "all", modality or "all")),
+    rows = review.queue(store, me, flag or "all", modality or "all")
+    return (stats_markdown(store_stats(store)), _queue_frame(rows),
             progress_markdown(review.progress(store), me), _disagree_frame(store))
 
 
@@ -535,7 +537,8 @@ def build(backend: Backend, auth_on: bool = False) -> dict:
                 b_skip = gr.Button("Skip [N]", elem_id="audit-skip")
             status = gr.Markdown(elem_id="audit-status")
             with gr.Row():
-                clip_v = gr.Radio(list(VERDICTS), label="Overall verdict on this reasoning", elem_id="audit-clip-verdict")
+                clip_v = gr.Radio(list(VERDICTS), label="Overall verdict on this reasoning",
+                                  elem_id="audit-clip-verdict")
                 clip_note = gr.Textbox(label="Overall note", elem_id="audit-clip-note")
                 clip_btn = gr.Button("Save overall verdict", elem_id="audit-clip-save", scale=0)
     with gr.Row():

@@ -18,8 +18,9 @@ API = ("audit_queue", "audit_item", "audit_verdict", "audit_clip_verdict", "audi
 
 
 @pytest.fixture(scope="module")
-def auth_app(tiny_checkpoint, tmp_path_factory):
-    """(url, db path, prediction id, demo) of the app with --auth-file on a store holding one item."""
+def auth_app(tmp_path_factory):
+    """(url, db path, prediction id, demo) of the app (demo checkpoint) with --auth-file on a store holding
+    one item and a one-clip library."""
     sys.path.insert(0, str(ROOT))
     import app as app_module
     from r1omni.ui import launch_options
@@ -30,7 +31,7 @@ def auth_app(tiny_checkpoint, tmp_path_factory):
         pid = s.add_explanation(sample_explain())
     users = work / "users.txt"
     users.write_text("".join(f"{u}:{p}\n" for u, p in USERS.items()))
-    settings = app_module.parse_args(["--checkpoint", str(tiny_checkpoint), "--library",
+    settings = app_module.parse_args(["--library",
                                       str(make_library(work / "library", 1)), "--db", str(db), "--port",
                                       str(free_port()), "--device", "cpu", "--auth-file", str(users)])
     demo = app_module.build(settings)
@@ -134,3 +135,25 @@ def test_send_clip_stores_the_explanation_and_seek_buttons_carry_times(auth_app,
     assert 'data-seek="0.500"' in html  # the frame with the largest occlusion score (0.5, frame 1 at 0.5 s)
     with pytest.raises(Exception, match="explain a clip first"):
         audit_tab.send_clip(backend, str(video), {})
+
+
+def test_send_a_library_run_to_audit_keeps_the_stored_completions(auth_app):
+    """Library -> audit: every stored prediction of the run becomes an item whose completion is exactly the
+    stored text (teacher-forced, not generated again), with full evidence (frames / audio windows)."""
+    from r1omni.ui import audit_tab, library_tab
+
+    backend = auth_app[3].r1omni_backend
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    list(library_tab.run_batch(backend, state, "dfew", 16))
+    stored = [r for _, r in audit_tab._library_results(backend, state, "dfew")]
+    assert stored and all(r and r.get("text") for r in stored)
+    before = set(backend.audit.prediction_ids())
+    msgs = list(audit_tab.send_library(backend, state, "dfew", "full"))
+    assert msgs[-1] == f"sent {len(stored)} predictions of this run to the Audit queue"
+    new = [backend.audit.item(p) for p in set(backend.audit.prediction_ids()) - before]
+    assert sorted(i["completion"] for i in new) == sorted(r["text"] for r in stored)
+    for item in new:
+        assert item["explanation"]["frames"] and audit_tab.clip_file(backend, item)  # the player finds the clip
+        assert all(item["completion"][c["start"]:c["end"]] == c["text"] for c in item["claims"])
+    assert list(audit_tab.send_library(backend, state, "dfew", "full"))[-1].startswith("sent ")  # again: same ids
+    assert len(backend.audit.prediction_ids()) == len(before) + len(new)

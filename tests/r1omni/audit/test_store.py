@@ -44,7 +44,8 @@ def test_migration_from_version_1_keeps_every_verdict(tmp_path):
         con.execute("INSERT INTO audit_claims VALUES ('p1', ?, ?, ?, ?, '[\"video\"]', '[]', NULL)",
                     (i, a, b, text[a:b]))
     con.execute("INSERT INTO audit_annotations VALUES ('p1', 0, 'alice', 'supported', 'ok', '2026-01-02T00:00:00Z')")
-    con.execute("INSERT INTO audit_annotations VALUES ('p1', 1, 'alice', 'hallucinated', NULL, '2026-01-02T00:01:00Z')")
+    con.execute("INSERT INTO audit_annotations VALUES ('p1', 1, 'alice', 'hallucinated', NULL, "
+                "'2026-01-02T00:01:00Z')")
     con.execute("INSERT INTO audit_annotations VALUES ('p1', 1, 'bob', 'wrong', NULL, '2026-01-03T00:00:00Z')")
     con.close()
 
