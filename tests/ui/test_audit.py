@@ -157,3 +157,18 @@ def test_send_a_library_run_to_audit_keeps_the_stored_completions(auth_app):
         assert all(item["completion"][c["start"]:c["end"]] == c["text"] for c in item["claims"])
     assert list(audit_tab.send_library(backend, state, "dfew", "full"))[-1].startswith("sent ")  # again: same ids
     assert len(backend.audit.prediction_ids()) == len(before) + len(new)
+
+
+def test_export_from_the_tab_writes_the_design_records(auth_app):
+    import json
+
+    from r1omni.ui import audit_tab
+
+    backend = auth_app[3].r1omni_backend
+    pid = auth_app[2]
+    backend.audit.put_verdict(pid, 0, "bob", "supported", expected_version=0)
+    path, msg = audit_tab.export_file(backend, "jsonl")
+    recs = [json.loads(line) for line in open(path, encoding="utf-8")]
+    assert msg == f"{len(recs)} audited predictions exported" and pid in {r["prediction_id"] for r in recs}
+    path, _ = audit_tab.export_file(backend, "csv")
+    assert open(path, encoding="utf-8").readline().startswith("prediction_id,clip,checkpoint")
