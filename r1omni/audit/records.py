@@ -44,10 +44,11 @@ def record(item: dict) -> dict:
 def audited_records(store: AuditStore) -> list[dict]:
     """Records of every prediction that has at least one verdict, clip verdict or adjudication."""
     out = []
-    for pid in store.prediction_ids():
-        rec = record(store.item(pid))
-        if rec["clip_verdicts"] or rec["adjudications"] or any(c["verdicts"] for c in rec["claims"]):
-            out.append(rec)
+    with store.snapshot():  # one consistent state even while annotators keep writing
+        for pid in store.prediction_ids():
+            rec = record(store.item(pid))
+            if rec["clip_verdicts"] or rec["adjudications"] or any(c["verdicts"] for c in rec["claims"]):
+                out.append(rec)
     return out
 
 

@@ -182,7 +182,20 @@ class AuditStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _rows(self, sql: str, args=()) -> list[sqlite3.Row]:
+    @contextmanager
+    def snapshot(self):
+        """Reads inside see one consistent state (a read transaction; nested uses share it)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args=()) -> list[dict]:
         with self._lock:
             cur = self._db.execute(sql, args)
             cols = [c[0] for c in cur.description]
@@ -285,6 +298,10 @@ class AuditStore:
 
     def item(self, pid: str) -> dict:
         """One prediction with its claims, every verdict (with versions), clip verdicts and adjudications."""
+        with self.snapshot():
+            return self._item(pid)
+
+    def _item(self, pid: str) -> dict:
         rows = self._rows("SELECT p.id, p.label_set, p.completion, p.label, p.explanation, p.version, p.created_at, "
                           "c.path AS clip, r.checkpoint, r.settings FROM audit_predictions p "
                           "JOIN audit_clips c ON c.id = p.clip_id JOIN audit_runs r ON r.id = p.run_id WHERE p.id=?",

@@ -180,8 +180,9 @@ def clip_file(backend: Backend, item: dict) -> str | None:
 
 
 # ---------------------------------------------------------------- handlers (private)
-EMPTY_ITEM = ({}, None, "Pick an item from the queue (or press **Next item**).", "", gr.Radio(choices=[], value=None),
-              "", gr.Dropdown(value=None), "", "")
+def _empty_item(status: str = "") -> tuple:
+    return ({}, None, "Pick an item from the queue (or press **Next item**).", "", gr.Radio(choices=[], value=None),
+            "", gr.Dropdown(value=None), "", status)
 
 
 def _item_outputs(backend: Backend, item: dict, i: int | None, me: str | None, status: str = "") -> tuple:
@@ -235,14 +236,14 @@ def next_item(backend: Backend, auth_on: bool, cur: dict, flag: str, modality: s
     rows = review.queue(_store(backend), me, flag or "all", modality or "all")
     pending = [r for r in rows if r["judged"] < r["claims"] and r["prediction_id"] != (cur or {}).get("pid")]
     if not pending:
-        return (*EMPTY_ITEM[:-1], "Nothing left in this queue for you.")
+        return _empty_item("Nothing left in this queue for you.")
     return open_item(backend, auth_on, pending[0]["prediction_id"], name, request)
 
 
 @guarded
 def pick_claim(backend: Backend, auth_on: bool, cur: dict, idx, name: str, request: gr.Request = None):
     if not cur or not cur.get("pid") or idx is None:
-        return EMPTY_ITEM
+        return _empty_item()
     item = _store(backend).item(cur["pid"])
     return _item_outputs(backend, item, int(idx), _me(auth_on, name, request))
 

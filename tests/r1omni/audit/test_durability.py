@@ -67,16 +67,14 @@ def test_sigkill_mid_session_loses_no_acknowledged_verdict(tmp_path):
 
 
 TWO_WRITERS = r"""
-import sys, time
-from pathlib import Path
+import sys
 from r1omni.audit.store import AuditStore, StaleWriteError
 store = AuditStore(sys.argv[1])
-pid, verdict, barrier = sys.argv[2], sys.argv[3], Path(sys.argv[4])
+pid, verdict = sys.argv[2], sys.argv[3]
 loaded = store.item(pid)
 base = next((v["version"] for v in loaded["claims"][0]["verdicts"] if v["annotator"] == "alice"), 0)
-(barrier / verdict).touch()  # both load the item before either writes
-while len(list(barrier.iterdir())) < 2:
-    time.sleep(0.01)
+print("loaded", base, flush=True)
+sys.stdin.readline()  # the test says go once both have loaded
 try:
     rec = store.put_verdict(pid, 0, "alice", verdict, expected_version=base, item_version=loaded["version"])
     print("saved", rec["version"], flush=True)
@@ -89,11 +87,13 @@ def test_two_writer_processes_on_one_item_one_wins_the_other_is_told(tmp_path):
     db = tmp_path / "audit.sqlite"
     with AuditStore(db) as s:
         pid = s.add_explanation(sample_explain())
-    barrier = tmp_path / "loaded"
-    barrier.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, str(db), pid, v, str(barrier)],
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, str(db), pid, v], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
              for v in ("supported", "hallucinated")]
+    assert [p.stdout.readline().split() for p in procs] == [["loaded", "0"]] * 2  # both loaded version 0
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=120) for p in procs]
     lines = [o[0].strip() for o in outs]
     assert sorted(line.split()[0] for line in lines) == ["saved", "stale"], (lines, [o[1][-500:] for o in outs])
