@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
+GENERATION_CONFIG = "generation_config.json"
 PICKLE_PATTERNS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "*.bin", "*.pt", "*.pth")
 BERT_TOKENIZER_DIR = "bert_tokenizer"
 _TIED_KEY = "lm_head.weight"
@@ -278,9 +279,34 @@ def load_model(
         raise CheckpointError(f"checkpoint {folder} left {len(leftovers)} parameters unset ({_few(leftovers)})")
     model.config._name_or_path = str(folder)
     model.config.dtype = dt
+    model.generation_config = load_generation_config(folder, model.generation_config)
     model.eval()
     logger.info("loaded %s (%s, %s, %d tensors)", folder, dev, dt, len(expected))
     return model
+
+
+def load_generation_config(folder: Path, fallback):
+    """The checkpoint's `generation_config.json` as transformers reads it for `model.generate`, else `fallback`
+    (the defaults transformers derives from config.json when the file is absent)."""
+    from transformers import GenerationConfig
+
+    if not (folder / GENERATION_CONFIG).is_file():
+        return fallback
+    try:
+        return GenerationConfig.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read {folder / GENERATION_CONFIG}: {e}") from e
+
+
+def _processor_chat_template(folder: Path) -> str | None:
+    path = folder / "chat_template.json"
+    if not path.is_file():
+        return None
+    try:
+        template = json.loads(path.read_text()).get("chat_template")
+    except (OSError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from e
+    return template if isinstance(template, str) and template else None
 
 
 def load_tokenizers(path: str | Path, allow_network: bool = False):
@@ -293,6 +319,8 @@ def load_tokenizers(path: str | Path, allow_network: bool = False):
         lm_tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as e:
         raise CheckpointError(f"cannot load the tokenizer of checkpoint {folder}: {e}") from e
+    if not lm_tok.chat_template:  # a processor-style chat_template.json (R1-Omni ships Qwen2-VL's)
+        lm_tok.chat_template = _processor_chat_template(folder)
     candidates = [folder / BERT_TOKENIZER_DIR]
     configured = load_config(folder).bert_tokenizer_path
     if configured:

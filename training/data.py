@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from r1omni.errors import UsageError
-from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM, build_input_ids, build_prompt, normalize_label
+from r1omni.prompts import DEFAULT_QUESTION, build_input_ids, build_prompt, normalize_label
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class SFTCollator:
     and padding), pixel_values_videos, input_features, gate_input_ids, gate_attention_mask.
     """
 
-    def __init__(self, tokenizer, media_encoder: MediaEncoder, system_prompt: str = DEFAULT_SYSTEM,
+    def __init__(self, tokenizer, media_encoder: MediaEncoder, system_prompt: str | None = None,
                  max_length: int | None = None):
         self.tokenizer = tokenizer
         self.media_encoder = media_encoder
@@ -225,8 +225,9 @@ class SFTCollator:
 
     def encode_text(self, question: str, target: str) -> tuple[list[int], list[int]]:
         """(input ids, labels) of one example; the completion ends with EOS."""
-        prompt = build_input_ids(self.tokenizer, build_prompt(question, self.system_prompt), self.n_video,
-                                 self.n_audio)
+        # the same prompt as Pipeline.prompt_ids: the checkpoint's chat template when it has one
+        prompt = build_input_ids(self.tokenizer, build_prompt(question, self.system_prompt, self.tokenizer),
+                                 self.n_video, self.n_audio)
         completion = self.tokenizer(target, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
         ids = prompt + completion
         labels = [-100] * len(prompt) + completion

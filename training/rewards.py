@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 RewardFunc = Callable[..., list[float | None]]
 
-_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # compat: not DOTALL, as the paper's accuracy reward
 _FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
@@ -53,8 +52,9 @@ def extract_answer(text: str) -> str:
     >>> extract_answer("<answer>a\\nb</answer>")  # the pattern is not DOTALL: no match, whole text
     '<answer>a\\nb</answer>'
     """
-    match = _ANSWER_LINE.search(text)
-    return match.group(1).strip() if match else text.strip()
+    from r1omni.prompts import paper_answer
+
+    return paper_answer(text)  # one reading of the paper's answer for the reward and `r1omni eval`'s exact scores
 
 
 def _ground_truths(n: int, kwargs: dict[str, Any]) -> list[str | None]:

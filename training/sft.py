@@ -38,7 +38,9 @@ class ScriptArguments:
         default=None, metadata={"help": "build a fresh model from this r1omni preset (tiny, demo) instead"}
     )
     question: str | None = field(default=None, metadata={"help": "override the question of every row"})
-    system_prompt: str = field(default="You are a helpful assistant.", metadata={"help": "chat system prompt"})
+    system_prompt: str | None = field(default=None, metadata={
+        "help": "chat system prompt (default: the checkpoint chat template's own, else 'You are a helpful assistant.')"
+    })
     pixel_mode: str = field(default="pad", metadata={"help": "frame resize: pad (as R1-Omni trained) or squash"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N rows"})
     freeze: list[str] = field(

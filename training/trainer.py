@@ -105,8 +105,9 @@ class OmniGRPOTrainer(GRPOTrainer):
             return super()._tokenize_prompts(prompts)
         config = self.accelerator.unwrap_model(self.model).config
         n_video, n_audio = config.num_video_tokens, config.num_audio_tokens
-        layout = {"system": self.system_prompt} if self.system_prompt is not None else {}
-        ids = [build_input_ids(self._tokenizer, build_prompt(q, **layout), n_video, n_audio) for q in prompts]
+        # the same prompt as Pipeline.prompt_ids: the checkpoint's chat template when it has one
+        ids = [build_input_ids(self._tokenizer, build_prompt(q, self.system_prompt, self._tokenizer), n_video, n_audio)
+               for q in prompts]
         return ids, None, {}
 
     # 2. media for the whole generation batch
