@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--library", default=env("R1OMNI_LIBRARY", ""),
                    help="clip folder or manifest; its folder is the only place library files are served from")
     p.add_argument("--db", default=env("R1OMNI_DB", str(ROOT / "runs" / "library.sqlite")),
-                   help="SQLite file for library results")
+                   help="SQLite file for library results and audit verdicts")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
     p.add_argument("--port", type=int, default=int(env("R1OMNI_PORT", "7860")))
     p.add_argument("--auth-file", default=None, help="lines 'user:password'; when given, login is required")
@@ -78,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 
 def build(settings: Settings):
     """Load the model once, open the store, build the Blocks app (not launched)."""
+    from r1omni.audit.store import AuditStore
     from r1omni.inference import Pipeline
     from r1omni.library_store import LibraryStore
     from r1omni.ui import build_app
@@ -89,6 +90,7 @@ def build(settings: Settings):
     store = LibraryStore(settings.db)
     backend = Backend(pipe, store, settings.library_root,
                       loader=lambda ck: Pipeline.load(ck, device=settings.device))
+    backend.audit = AuditStore(settings.db)
     return build_app(backend, settings)
 
 

@@ -1,4 +1,4 @@
-"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint.
+"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint, audit.
 
 Every command exits 0 on success and 2 with one `error: ...` line on stderr for bad input or usage (a
 traceback only with --debug). With several clips, a bad clip yields `{"clip", "error"}` in the JSON stream
@@ -15,6 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from r1omni.audit import cli as audit_cli
 from r1omni.errors import R1OmniError, UsageError
 
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
     p.add_argument("--debug", action="store_true")
+    audit_cli.register(sub, _Parser)
     return parser
 
 
@@ -377,6 +379,7 @@ COMMANDS = {
     "synth": cmd_synth,
     "layout": cmd_layout,
     "init-checkpoint": cmd_init_checkpoint,
+    "audit": audit_cli.run,
 }
 
 
