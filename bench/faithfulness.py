@@ -9,7 +9,9 @@ Measures, on clips whose ground truth is known (r1omni.synthetic, a seed never u
 - deletion AOPC over frames + audio windows in attribution order vs random orders;
 - claim-flag precision / recall: a false cue sentence (`false_claim`) planted in each completion's
   `<think>` must be flagged; the unplanted sentences that are true cue claims must not be;
-- cost: wall time of `explain(mode="full")` over the wall time of `Pipeline.predict` on the same clips.
+- deletion AOPC per modality (frames only, audio windows only);
+- token-level vs waveform-level audio window occlusion: rank agreement, pointing and audio AOPC of each;
+- cost: wall time of `explain` (fast and full) over the wall time of `Pipeline.predict` on the same clips.
 Writes bench/results/faithfulness.json and faithfulness.md. `--tiny` uses a random tiny model (smoke run).
 """
 
@@ -39,7 +41,7 @@ from r1omni.manifest import read_manifest  # noqa: E402
 
 logger = logging.getLogger("bench.faithfulness")
 TARGETS = {"hit_rate": 0.95, "pointing": 0.90, "aopc_ratio": 2.0, "flag_precision": 0.9, "flag_recall": 0.8,
-           "cost_ratio": 1.5}
+           "cost_fast": 1.25, "cost_full": 3.0}
 
 
 def load_pipeline(args):
@@ -70,14 +72,18 @@ def timed(fn):
 
 
 def measure_cost(pipe, paths, args) -> dict:
-    """Predict and explain on the same clips, after one warm-up each; wall seconds and their ratio."""
+    """Predict, explain fast and explain full on the same clips, after one warm-up each; wall seconds, ratios."""
     kw = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
+    full_kw = kw | {"audio_occlusion": args.audio_occlusion}
     pipe.predict(paths[:1], **kw)
-    explain(pipe, paths[:1], mode="full", **kw)
+    explain(pipe, paths[:1], mode="fast", **kw)
+    explain(pipe, paths[:1], mode="full", **full_kw)
     _, t_pred = timed(lambda: pipe.predict(paths, **kw))
-    exps, t_exp = timed(lambda: explain(pipe, paths, mode="full", **kw))
-    return {"predict_s": round(t_pred, 3), "explain_s": round(t_exp, 3), "ratio": round(t_exp / t_pred, 3),
-            "clips": len(paths)}, exps
+    _, t_fast = timed(lambda: explain(pipe, paths, mode="fast", **kw))
+    exps, t_exp = timed(lambda: explain(pipe, paths, mode="full", **full_kw))
+    return {"predict_s": round(t_pred, 3), "fast_s": round(t_fast, 3), "explain_s": round(t_exp, 3),
+            "fast_ratio": round(t_fast / t_pred, 3), "ratio": round(t_exp / t_pred, 3), "clips": len(paths),
+            "audio_occlusion": args.audio_occlusion}, exps
 
 
 def modality_and_pointing(rows, exps) -> dict:
@@ -106,14 +112,18 @@ def _rate(xs) -> float:
     return round(sum(xs) / len(xs), 4) if xs else float("nan")
 
 
-def deletion_aopc(pipe, rows, exps, args) -> dict:
+def deletion_aopc(pipe, rows, exps, args, modality: str | None = None) -> dict:
+    """Deletion AOPC over all timeline features, or over one modality's (frames / audio windows) only."""
     rng = random.Random(args.seed)
     ours, rand = [], []
+    kind = {"video": "frame", "audio": "audio"}.get(modality)
     for row, e in zip(rows, exps, strict=True):
         if not hasattr(e, "modality"):
             continue
+        if modality and (row["cue_modality"] not in (modality, "both") or row["label"] == "neutral"):
+            continue  # per modality: the clips whose cue is in that modality
         d = e.to_dict()
-        feats = [f for f, _ in fm.features_by_score(d)]
+        feats = [f for f, _ in fm.features_by_score(d) if kind is None or f[0] == kind]
         if len(feats) < 2:
             continue
         text = d["prediction"]["text"]
@@ -131,9 +141,44 @@ def deletion_aopc(pipe, rows, exps, args) -> dict:
         ours.append(fm.aopc(p0, probs[0]))
         rand.append(statistics.mean(fm.aopc(p0, p) for p in probs[1:]))
     mo, mr = statistics.mean(ours) if ours else float("nan"), statistics.mean(rand) if rand else float("nan")
-    return {"aopc": round(mo, 6), "aopc_random": round(mr, 6),
-            "aopc_ratio": round(mo / mr, 3) if mr and mr > 0 else float("nan"), "aopc_n": len(ours),
-            "aopc_fraction": args.aopc_fraction, "random_orders": args.random_orders}
+    out = {"aopc": round(mo, 6), "aopc_random": round(mr, 6),
+           "aopc_ratio": round(mo / mr, 3) if mr and mr > 0 else float("nan"), "aopc_n": len(ours)}
+    if modality:
+        return {f"{k}_{modality}": v for k, v in out.items()}
+    return out | {"aopc_fraction": args.aopc_fraction, "random_orders": args.random_orders}
+
+
+def audio_occlusion_agreement(pipe, rows, exps, args) -> dict:
+    """Token-level vs waveform-level audio window occlusion on the same clips and completions: Spearman rank
+    correlation of the window scores (mean over clips), top-window agreement, audio pointing and audio
+    deletion AOPC (deletion is waveform-level for both, the neutral judge)."""
+    other = "tokens" if args.audio_occlusion == "waveform" else "waveform"
+    idx = [i for i, (r, e) in enumerate(zip(rows, exps, strict=True)) if hasattr(e, "modality") and e.audio_segments]
+    texts = [exps[i].prediction["text"] for i in idx]
+    alt = explain(pipe, [rows[i]["path"] for i in idx], mode="full", completions=texts, audio_occlusion=other,
+                  batch_size=args.batch_size, forward_batch_size=args.forward_batch_size)
+    rhos, top = [], []
+    for i, a in zip(idx, alt, strict=True):
+        s1 = [w["score"] for w in exps[i].audio_segments]
+        s2 = [w["score"] for w in a.audio_segments]
+        if len(s1) >= 2 and len(s1) == len(s2):
+            rhos.append(_spearman(s1, s2))
+            top.append(int(np.argmax(s1)) == int(np.argmax(s2)))
+    alt_all = list(exps)
+    for i, a in zip(idx, alt, strict=True):
+        alt_all[i] = a
+    point = modality_and_pointing(rows, alt_all)
+    aopc = deletion_aopc(pipe, rows, alt_all, args, "audio")
+    return {"default": args.audio_occlusion, "other": other, "spearman_mean": _rate(rhos), "top_window_agree": _rate(top),
+            "n": len(rhos), f"pointing_audio_{other}": point["pointing_audio"],
+            f"aopc_ratio_audio_{other}": aopc["aopc_ratio_audio"]}
+
+
+def _spearman(a, b) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, tuple[int, int], str] | None:
@@ -223,12 +268,28 @@ def write_report(report: dict, out_dir: Path) -> None:
          f"AOPC {r['aopc']} vs random {r['aopc_random']}, n={r['aopc_n']}"),
         ("flag precision", r["precision"], f">= {TARGETS['flag_precision']}", f"tp={r['tp']} fp={r['fp']}"),
         ("flag recall", r["recall"], f">= {TARGETS['flag_recall']}", f"fn={r['fn']} tn={r['tn']}"),
-        ("explain / predict cost", r["cost"]["ratio"], f"<= {TARGETS['cost_ratio']}",
-         f"{r['cost']['explain_s']} s vs {r['cost']['predict_s']} s on {r['cost']['clips']} clips"),
+        ("deletion AOPC / random, video", r["aopc_ratio_video"], f">= {TARGETS['aopc_ratio']}",
+         f"frames only, clips with a video cue: AOPC {r['aopc_video']} vs random {r['aopc_random_video']}, "
+         f"n={r['aopc_n_video']}"),
+        ("deletion AOPC / random, audio", r["aopc_ratio_audio"], f">= {TARGETS['aopc_ratio']}",
+         f"audio windows only, clips with an audio cue: AOPC {r['aopc_audio']} vs random "
+         f"{r['aopc_random_audio']}, n={r['aopc_n_audio']}"),
+        ("explain fast / predict cost", r["cost"]["fast_ratio"], f"<= {TARGETS['cost_fast']}",
+         f"{r['cost']['fast_s']} s vs {r['cost']['predict_s']} s on {r['cost']['clips']} clips"),
+        ("explain full / predict cost", r["cost"]["ratio"], f"<= {TARGETS['cost_full']}",
+         f"{r['cost']['explain_s']} s vs {r['cost']['predict_s']} s (audio occlusion {r['cost']['audio_occlusion']})"),
     ]
+    if "audio_occlusion" in r:
+        a = r["audio_occlusion"]
+        o = a["other"]
+        rows.append((f"audio occlusion {a['default']} vs {o}: Spearman", a["spearman_mean"], "-",
+                     f"top window agrees {a['top_window_agree']}, n={a['n']}; {o}: audio pointing "
+                     f"{a[f'pointing_audio_{o}']}, audio AOPC ratio {a[f'aopc_ratio_audio_{o}']}"))
     lines = [f"# Explanation faithfulness ({report['checkpoint']}, {report['n_clips']} clips, seed {report['seed']})",
              "", f"Command: `{report['command']}`", "", "| metric | value | target | detail |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", f"Device: {report['device']}; the CPU is shared with other jobs, so seconds vary between runs "
+              "(the ratios compare commands timed in the same run)."]
     (out_dir / "faithfulness.md").write_text("\n".join(lines) + "\n")
 
 
@@ -244,6 +305,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--aopc-fraction", type=float, default=0.25, help="deletion steps K = fraction of features")
     p.add_argument("--random-orders", type=int, default=3)
+    p.add_argument("--audio-occlusion", default="waveform", choices=("waveform", "tokens"),
+                   help="audio window occlusion of the explanations measured (the other one is compared)")
+    p.add_argument("--no-compare", action="store_true", help="skip the token- vs waveform-level comparison")
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
     p.add_argument("--dump-claims", default=None, help="write every judged claim (planted / true) as JSON here")
     p.add_argument("--flags-only", action="store_true", help="only the planted-claim flag metrics (tuning runs)")
@@ -263,6 +327,10 @@ def main(argv=None) -> int:
         logger.info("cost: %s", cost)
         results = {"cost": cost} | modality_and_pointing(rows, exps)
         results |= deletion_aopc(pipe, rows, exps, args)
+        for modality in ("video", "audio"):
+            results |= deletion_aopc(pipe, rows, exps, args, modality)
+        if not args.no_compare:
+            results["audio_occlusion"] = audio_occlusion_agreement(pipe, rows, exps, args)
         results |= planted_flags(pipe, rows, exps, args)
     labels = [getattr(e, "prediction", {}).get("label") for e in exps]
     results["accuracy"] = _rate([lab == r["label"] for lab, r in zip(labels, rows, strict=True)])

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="which video and audio cues drove the answer")
     p.add_argument("clips", nargs="+")
     p.add_argument("--mode", choices=["full", "fast"], default="full")
+    p.add_argument("--target", choices=["answer", "reasoning", "completion"], default="completion",
+                   help="which tokens the modality Shapley values and the timeline explain (docs/EXPLANATIONS.md)")
+    p.add_argument("--temporal", choices=["occlude", "both"], default="both",
+                   help="timeline score: leave-one-out drop only, or the mean of drop and keep-one (default)")
     _common(p)
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")
@@ -206,7 +210,8 @@ def _human_prediction(d: dict) -> str:
 
 def _human_explanation(d: dict) -> str:
     pred, share = d["prediction"], d["modality"]["share"]
-    head = f"{pred['clip']}: {pred['label']}  video share {share['video']:.2f}, audio share {share['audio']:.2f}"
+    head = (f"{pred['clip']}: {pred['label']}  video share {share['video']:.2f}, audio share {share['audio']:.2f}"
+            f" (target: {d['modality'].get('target', 'completion')})")
     return head + "".join(f"\n  claim [{','.join(c['cites']) or '-'}] {c['flag'] or 'ok'}: {c['text']}"
                           for c in d["claims"])
 
@@ -232,7 +237,8 @@ def cmd_explain(args) -> int:
         for start in range(0, len(args.clips), args.batch_size):
             yield from explain(pipe, args.clips[start : start + args.batch_size], mode=args.mode,
                                label_set=args.label_set, question=args.question, do_sample=args.sample,
-                               max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+                               max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                               target=args.target, temporal=args.temporal)
 
     return _emit_all(stream(), args.json, _human_explanation)
 

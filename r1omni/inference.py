@@ -9,6 +9,7 @@ answer. It knows nothing about attribution methods, the UI or training.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -55,6 +56,7 @@ class MediaInputs:
     notices: tuple[str, ...] = ()
     video_masked: bool = False
     audio_masked: bool = False
+    silenced_audio_tokens: tuple[int, ...] = ()  # audio tokens replaced by silence tokens (token-level occlusion)
 
     @property
     def uses_video(self) -> bool:
@@ -161,6 +163,7 @@ class Pipeline:
              if i is not None}
             - {tokenizer.unk_token_id}
         )
+        self.generation_observers: list = []  # f(media, GenerationState) before label_distribution uses it
         self._prompt_cache: dict[str, list[int]] = {}
         self._gate_cache: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -219,13 +222,17 @@ class Pipeline:
             notices=tuple(notices),
         )
 
+    # Perturbations compose: each returns a valid input for the next one (its tensors *and* its waveform
+    # are the perturbed ones), so e.g. silence_audio(silence_audio(m, 0, a), b, end) keeps only [a, b).
+
     def mask(self, media: MediaInputs, video: bool = False, audio: bool = False) -> MediaInputs:
         """Replace a modality's input by its neutral baseline (grey frames / silence), DESIGN 4."""
         out = media
         if video:
             out = replace(out, pixel_values_videos=self._grey(), video_masked=True)
         if audio:
-            out = replace(out, input_features=self._silence(), audio_masked=True)
+            wave = None if out.audio is None else np.zeros_like(out.audio)
+            out = replace(out, input_features=self._silence(), audio=wave, audio_masked=True)
         return out
 
     def occlude_frames(self, media: MediaInputs, indices: Iterable[int]) -> MediaInputs:
@@ -237,12 +244,34 @@ class Pipeline:
         return replace(media, pixel_values_videos=pixels)
 
     def silence_audio(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
-        """Zero the waveform in [start_s, end_s) and recompute the log-mel features."""
-        if media.audio is None:
+        """Zero the (current, possibly already perturbed) waveform in [start_s, end_s); recompute the log-mel."""
+        if media.audio is None or media.audio_masked:  # masked: silence everywhere already
             return media
         wave = media.audio.copy()
         wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
-        return replace(media, input_features=media_lib.log_mel(wave, num_samples=self.audio_num_samples))
+        feats = media_lib.log_mel(wave, num_samples=self.audio_num_samples)
+        return replace(media, audio=wave, input_features=feats)
+
+    def silence_audio_tokens(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
+        """Token-level audio occlusion: the audio tokens whose time centre lies in [start_s, end_s) become the
+        tokens of silence (the audio tower is not run again; `r1omni.scoring.ScoringSession` splices them)."""
+        if media.audio is None or media.audio_masked:
+            return media
+        step = self.audio_num_samples / SAMPLE_RATE / self.n_audio_tokens  # seconds per audio token
+        new = {k for k in range(self.n_audio_tokens) if start_s <= (k + 0.5) * step < end_s}
+        return replace(media, silenced_audio_tokens=tuple(sorted(set(media.silenced_audio_tokens) | new)))
+
+    def audio_token_seconds(self) -> float:
+        """Seconds of audio per audio token (the pooled Whisper frames)."""
+        return self.audio_num_samples / SAMPLE_RATE / self.n_audio_tokens
+
+    def mask_pixels(self) -> torch.Tensor:
+        """The video mask baseline (T, 3, S, S): grey frames."""
+        return self._grey()
+
+    def silence_features(self) -> torch.Tensor:
+        """The audio mask baseline: log-mel of silence (128, L)."""
+        return self._silence()
 
     def _grey(self) -> torch.Tensor:
         if not hasattr(self, "_grey_cache"):
@@ -389,17 +418,27 @@ class Pipeline:
     ) -> list[torch.Tensor]:
         """Log-prob of every completion token given the prompt and the clip (teacher forcing), batched.
 
-        One forward per batch; logits are computed only over the completion positions.
+        One forward per batch; the LM head runs (in float32, in blocks) only over the completion positions.
+        Token-level audio occlusions (`silence_audio_tokens`) are spliced by an uncached scoring session.
         """
+        if any(m.silenced_audio_tokens for m in media):
+            from r1omni.scoring import ScoringSession
+
+            return ScoringSession(self, question, cache=False).token_logprobs(media, completions, batch_size)
         prompt = self.prompt_ids(question)
         out: list[torch.Tensor] = []
         for idx in _batched(list(range(len(media))), batch_size):
             seqs = [prompt + list(completions[i]) for i in idx]
             batch = self.collate([media[i] for i in idx], seqs, question)
             longest = max(len(completions[i]) for i in idx)
-            logits = self.model(**batch, logits_to_keep=longest + 1, use_cache=False).logits
-            out += completion_logprobs(logits, [completions[i] for i in idx])
+            hidden = self.hidden_states(**batch, use_cache=False)[0][:, -(longest + 1) :]
+            out += completion_logprobs(hidden, self.model.get_output_embeddings(), [completions[i] for i in idx])
         return out
+
+    def hidden_states(self, **inputs) -> tuple[torch.Tensor, object]:
+        """(last hidden states (B, L, D), cache) of the LM: the forward without the LM head."""
+        out = self.model.model(**inputs)
+        return out.last_hidden_state, getattr(out, "cache", None)
 
     @torch.inference_mode()
     def label_distribution(
@@ -412,83 +451,135 @@ class Pipeline:
     ) -> list[dict[str, float]]:
         """p(label) for each clip: teacher-force `<answer>label</answer>` after the reasoning for every label.
 
-        With the `state` of the `generate` call that produced the completions, its KV cache is reused (cut
-        back to just before `<answer>`), so the prompt and the media are not run again; otherwise the shared
-        prefix (prompt + reasoning + `<answer>`) is run once. Either way the cache is repeated over labels
-        and all labels of all clips are scored in one forward.
+        Each label is scored with the tokens the joint text `prefix + label + "</answer>"` tokenises to
+        (a pre-tokenizer may merge `>` with the label): the row is forked at the last token boundary
+        common to all labels (`_answer_tokens`). With the `state` of the `generate` call that produced the
+        completions, its KV cache is reused (cut back to the last generated token that still matches), so
+        the prompt and the media are not run again; otherwise the shared prefix is run once. Either way the
+        rest of each row's shared part is fed once, and only the label tokens are forked over labels.
         """
-        cands = [self.completion_ids(f"{lab}</answer>") for lab in labels]
+        if state is not None:
+            for observe in list(self.generation_observers):
+                observe(media, state)
         if state is not None and state.cache is not None:
-            cache, prev_mask, conts = self._resume_after_generation(state)
+            cache, prev_mask, conts, cands = self._resume_after_generation(state, labels)
         else:
-            cache, prev_mask, conts = self._run_answer_prefix(media, texts, question)
+            cache, prev_mask, conts, cands = self._run_answer_prefix(media, texts, labels, question)
         scores = self._score_continuations(cache, prev_mask, conts, cands)
         probs = torch.softmax(scores, dim=-1)
         return [{lab: round(float(p), 6) for lab, p in zip(labels, row, strict=True)} for row in probs]
 
-    def _run_answer_prefix(self, media, texts, question):
-        """Cache of prompt + reasoning up to `<answer>` minus its last token (which is fed with the labels)."""
+    def _answer_tokens(self, tail: str, labels: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """Token ids of `tail + label + "</answer>"` for every label, split into the part common to all
+        labels and each label's own tokens (>= 1 each): the fork is at the last common token boundary.
+
+        `tail` is the text after what the caller has already tokenised; it starts at a pre-token boundary of
+        every joint text, so tokenising it alone gives the joint text's own tokens.
+        """
+        seqs = [self.completion_ids(tail + f"{lab}</answer>") for lab in labels]
+        common = min(len(s) for s in seqs) - 1
+        for j in range(common):
+            if any(s[j] != seqs[0][j] for s in seqs[1:]):
+                common = j
+                break
+        return seqs[0][:common], [s[common:] for s in seqs]
+
+    def _pretoken_starts(self, text: str) -> set[int]:
+        """Character offsets where a pre-token of `text` starts (every offset if the tokenizer has none)."""
+        pre = getattr(getattr(self.tokenizer, "backend_tokenizer", None), "pre_tokenizer", None)
+        if pre is None:
+            return set(range(len(text) + 1))
+        return {a for _, (a, _) in pre.pre_tokenize_str(text)} | {len(text)}
+
+    def _run_answer_prefix(self, media, texts, labels, question):
+        """Cache of prompt + shared answer prefix minus its last token (which is fed with the labels)."""
         prompt = self.prompt_ids(question)
-        seqs = [prompt + self.completion_ids(_answer_prefix(t)) for t in texts]
-        batch = self.collate(media, seqs, question)
+        shared, cands = [], []
+        for t in texts:
+            ids, own = self._answer_tokens(_answer_prefix(t), labels)
+            shared.append(prompt + ids)
+            cands.append(own)
+        batch = self.collate(media, shared, question)
         last = batch["input_ids"][:, -1:].tolist()
         head = {k: (v[:, :-1] if k in ("input_ids", "attention_mask", "position_ids") else v) for k, v in batch.items()}
-        out = self.model(**head, use_cache=True, logits_to_keep=1)
-        return out.cache, head["attention_mask"], [row for row in last]
+        _, cache = self.hidden_states(**head, use_cache=True)
+        return cache, head["attention_mask"], [row for row in last], cands
 
-    def _resume_after_generation(self, state: GenerationState):
+    def _resume_after_generation(self, state: GenerationState, labels):
         """Cut the generation cache back to the last generated token that still matches the answer prefix."""
-        targets, aligned = [], []
+        rows = []  # (generated ids kept, shared tail ids, per-label ids)
         for comp in state.completions:
             target = _answer_prefix(self.tokenizer.decode(comp, skip_special_tokens=True))
-            j, rest = self._aligned_prefix(comp, target)
-            aligned.append((j, self.completion_ids(rest) if rest else []))
-            targets.append(target)
-        keep = max(0, min(state.n_generated - 1, min(j for j, _ in aligned) - 1))  # >= 1 token left to feed
+            starts = set.intersection(*(self._pretoken_starts(target + f"{lab}</answer>") for lab in labels))
+            j, rest = self._aligned_prefix(comp, target, starts)
+            tail, own = self._answer_tokens(rest, labels)
+            rows.append((list(comp[:j]), tail, own))
+        longest_ok = min(len(ids) + len(tail) for ids, tail, _ in rows) - 1  # >= 1 token left to feed
+        keep = max(0, min(state.n_generated - 1, min(len(ids) for ids, _, _ in rows), longest_ok))
         cache = state.cache
         excess = cache.get_seq_length() - (state.prompt_mask.shape[1] + keep)
         if excess > 0:
             cache.crop(-excess)
-        ones = torch.ones((len(aligned), keep), dtype=state.prompt_mask.dtype, device=state.prompt_mask.device)
-        conts = [list(comp[keep:j]) + rest for comp, (j, rest) in zip(state.completions, aligned, strict=True)]
-        return cache, torch.cat([state.prompt_mask, ones], dim=1), conts
+        ones = torch.ones((len(rows), keep), dtype=state.prompt_mask.dtype, device=state.prompt_mask.device)
+        conts = [(ids + tail)[keep:] for ids, tail, _ in rows]
+        return cache, torch.cat([state.prompt_mask, ones], dim=1), conts, [own for _, _, own in rows]
 
-    def _aligned_prefix(self, comp: list[int], target: str) -> tuple[int, str]:
-        """Largest j with decode(comp[:j]) a prefix of `target`, and the text of `target` after it."""
+    def _aligned_prefix(self, comp: list[int], target: str, starts: set[int] | None = None) -> tuple[int, str]:
+        """Largest j with decode(comp[:j]) a prefix of `target` ending at one of `starts` (pre-token
+        boundaries), and the text of `target` after it."""
+        def text(j: int) -> str:
+            return self.tokenizer.decode(comp[:j], skip_special_tokens=True)
+
         lo, hi = 0, len(comp)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if target.startswith(self.tokenizer.decode(comp[:mid], skip_special_tokens=True)):
+            if target.startswith(text(mid)):
                 lo = mid
             else:
                 hi = mid - 1
-        return lo, target[len(self.tokenizer.decode(comp[:lo], skip_special_tokens=True)) :]
+        while lo > 0 and starts is not None and len(text(lo)) not in starts:
+            lo -= 1
+        return lo, target[len(text(lo)) :]
 
     def _score_continuations(self, cache, prev_mask, conts, cands) -> torch.Tensor:
-        """(B, K) summed log-prob of candidate k after cache row b + conts[b] (each conts[b] non-empty)."""
-        b, k = len(conts), len(cands)
-        cache.batch_repeat_interleave(k)
-        width = max(map(len, conts)) + max(map(len, cands))
-        ids = torch.full((b * k, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((b * k, width), dtype=torch.long)
-        for i, cont in enumerate(conts):
-            for j, cand in enumerate(cands):
-                seq = cont + cand
-                ids[i * k + j, : len(seq)] = torch.tensor(seq)
-                mask[i * k + j, : len(seq)] = 1
-        prev = prev_mask.repeat_interleave(k, dim=0)
+        """(B, K) summed log-prob of label k's tokens cands[b][k] after cache row b + conts[b] (non-empty).
+
+        conts are fed once (B rows); then, a few rows at a time, the cache is forked over the K labels and
+        only the label tokens are fed. The LM head and log-softmax run in float32 in blocks.
+        """
+        b, k = len(conts), len(cands[0])
+        head = self.model.get_output_embeddings()
+        ids, mask = _right_pad(conts, self.pad_id)
         ids, mask = ids.to(self.device), mask.to(self.device)
-        pos = prev.sum(-1, keepdim=True) + torch.arange(width, device=self.device)[None]
-        logits = self.model(input_ids=ids, attention_mask=torch.cat([prev, mask], dim=1), position_ids=pos,
-                            cache=cache, use_cache=True).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)  # (B*K, W, V)
-        scores = torch.empty(b, k)
-        for i, cont in enumerate(conts):
-            c = len(cont)
-            for j, cand in enumerate(cands):
-                r, n = i * k + j, len(cand)
-                target = torch.tensor(cand, device=logp.device)[:, None]
-                scores[i, j] = logp[r, c - 1 : c - 1 + n].gather(-1, target).sum()
+        prev = prev_mask.sum(-1, keepdim=True)
+        pos = prev + torch.arange(ids.shape[1], device=self.device)[None]
+        hidden, cache = self.hidden_states(input_ids=ids, attention_mask=torch.cat([prev_mask, mask], dim=1),
+                                           position_ids=pos, cache=cache, use_cache=True)
+        lens = torch.tensor([len(c) for c in conts], device=self.device)
+        last = hidden[torch.arange(b, device=self.device), lens - 1]  # (B, D): predicts each label's 1st token
+        first = torch.tensor([[c[0] for c in row] for row in cands], device=self.device)
+        scores = head_logprobs(last, head, first).cpu()  # (B, K)
+        width = max(len(c) for row in cands for c in row) - 1
+        if width == 0:
+            return scores
+        full_mask = torch.cat([prev_mask, mask], dim=1)
+        group = max(1, b // k)  # fork a few rows at a time: the forked cache stays about one batch big
+        for g0 in range(0, b, group):
+            rows = list(range(g0, min(b, g0 + group)))
+            sel = torch.tensor(rows, device=self.device)
+            fork = type(cache)(ddp_cache_data=[(layer.keys[sel].repeat_interleave(k, 0),
+                                                layer.values[sel].repeat_interleave(k, 0)) for layer in cache.layers])
+            seqs = [c[:-1] for i in rows for c in cands[i]]
+            fids, fmask = _right_pad(seqs, self.pad_id, width)
+            fids, fmask = fids.to(self.device), fmask.to(self.device)
+            fpos = (prev[sel] + lens[sel, None]).repeat_interleave(k, 0) + torch.arange(width, device=self.device)
+            att = torch.cat([full_mask[sel].repeat_interleave(k, 0), fmask], dim=1)
+            fh, _ = self.hidden_states(input_ids=fids, attention_mask=att, position_ids=fpos, cache=fork,
+                                       use_cache=True)
+            del fork
+            targets = [c[1:] for i in rows for c in cands[i]]
+            for r, lp in enumerate(completion_logprobs(fh, head, targets, right_aligned=False)):
+                scores[rows[r // k], r % k] += lp.sum()
         return scores
 
     # ------------------------------------------------------------------ predict
@@ -612,21 +703,73 @@ def left_pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
     return ids, att
 
 
-def completion_logprobs(logits: torch.Tensor, completions: Sequence[list[int]]) -> list[torch.Tensor]:
-    """Per-token log-probs of right-aligned completions from logits over the last `longest + 1` positions.
+def _right_pad(seqs: Sequence[list[int]], pad_id: int, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) of sequences right-padded to `width` (default: the longest), (B, W) each."""
+    width = max((len(s) for s in seqs), default=0) if width is None else width
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    att = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            att[i, : len(s)] = 1
+    return ids, att
 
-    (B, longest + 1, V) logits of left-padded prompt + completion rows -> one (n_i,) tensor per row (CPU).
+
+LOGIT_BLOCK = 1 << 22  # float32 logits held at once by `head_logprobs` (16 MiB), whatever the vocabulary size
+_VOCAB_BLOCK = 32768
+
+
+def head_logprobs(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) = target logit - logsumexp(logits), from final hidden states, in float32.
+
+    hidden (N, D), targets (N,) or (N, K) token ids -> float32 log-probs shaped like targets. The LM head runs
+    in float32 (also for a bf16 model) over blocks of rows x vocabulary entries, so no (N, V) logits tensor
+    of the full vocabulary is ever held; the target logits are dot products with the targets' head rows.
     """
-    longest = logits.shape[1] - 1
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, longest, V): predicts the last `longest` ids
-    out = []
+    weight = head.weight
+    bias = getattr(head, "bias", None)
+    h = hidden.reshape(-1, hidden.shape[-1]).float()
+    tgt = targets.reshape(h.shape[0], -1).to(weight.device)
+    picked = torch.einsum("nd,nkd->nk", h, weight[tgt].float())
+    if bias is not None:
+        picked = picked + bias[tgt].float()
+    vocab = weight.shape[0]
+    vblock = min(vocab, _VOCAB_BLOCK)
+    rblock = max(1, LOGIT_BLOCK // vblock)
+    lse = torch.empty(h.shape[0], device=h.device)
+    for r0 in range(0, h.shape[0], rblock):
+        hb = h[r0 : r0 + rblock]
+        acc = torch.full((hb.shape[0],), -math.inf, device=h.device)
+        for v0 in range(0, vocab, vblock):
+            logits = hb @ weight[v0 : v0 + vblock].float().T
+            if bias is not None:
+                logits = logits + bias[v0 : v0 + vblock].float()
+            acc = torch.logaddexp(acc, torch.logsumexp(logits, dim=-1))
+        lse[r0 : r0 + rblock] = acc
+    return (picked - lse[:, None]).reshape(targets.shape)
+
+
+def completion_logprobs(hidden: torch.Tensor, head: torch.nn.Module, completions: Sequence[list[int]],
+                        right_aligned: bool = True) -> list[torch.Tensor]:
+    """Per-token log-probs of completions from the LM's last hidden states, one (n_i,) tensor per row (CPU).
+
+    Right-aligned (default): hidden (B, longest + 1, D) are the last positions of left-padded prompt +
+    completion rows. Otherwise hidden (B, W, D) position t predicts completion token t (left-aligned rows).
+    """
+    longest = hidden.shape[1] - 1
+    rows, pos, targets = [], [], []
     for row, ids in enumerate(completions):
-        if not ids:
-            out.append(torch.zeros(0))
-            continue
-        target = torch.tensor(list(ids), device=logp.device)
-        out.append(logp[row, longest - len(ids) :].gather(-1, target[:, None])[:, 0].cpu())
-    return out
+        n = len(ids)
+        start = longest - n if right_aligned else 0
+        rows += [row] * n
+        pos += range(start, start + n)
+        targets += list(ids)
+    if not targets:
+        return [torch.zeros(0) for _ in completions]
+    dev = hidden.device
+    h = hidden[torch.tensor(rows, device=dev), torch.tensor(pos, device=dev)]  # (sum n_i, D)
+    flat = head_logprobs(h, head, torch.tensor(targets, device=dev)).cpu()
+    return list(torch.split(flat, [len(ids) for ids in completions]))
 
 
 def _answer_prefix(text: str) -> str:

@@ -2,8 +2,9 @@
 
 One pass per batch of clips: generate (or take given completions) and the class distribution, exactly as
 `Pipeline.predict`; then every teacher-forced variant of every clip (the 4 modality coalitions and, in
-mode "full", one occluded frame / silenced audio window at a time) is scored in as few batched forwards as
-`forward_batch_size` allows (`Pipeline.token_logprobs`: logits only over the completion positions). All
+mode "full", one occluded frame / silenced audio window at a time) is scored by one `r1omni.scoring`
+session, which keeps the clip's towers and prompt KV from the prediction and feeds each variant from the
+longest prompt prefix it shares with a cached one, in batches of `forward_batch_size`. All
 attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs.
 Methods: exact 2-player Shapley + MM-SHAP share (`shapley.py`), leave-one-out occlusion (`temporal.py`),
 claim flags (`flags.py`). This module knows the Pipeline's public methods, not the model internals.
@@ -22,11 +23,12 @@ from r1omni.audit.claims import answer_span, extract_claims, think_span
 from r1omni.errors import R1OmniError, UsageError
 from r1omni.explain import contrast as contrast_lib
 from r1omni.explain import flags as flag_lib
-from r1omni.explain import scoring, shapley, temporal
+from r1omni.explain import shapley, temporal
 from r1omni.explain.result import Explanation
 from r1omni.explain.tokens import token_offsets, tokens_in
 from r1omni.prompts import label_set as get_label_set
 from r1omni.prompts import parse_response
+from r1omni.scoring import ScoringSession
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class ExplainParams:
     target: str = "completion"
     audio_window_s: float = temporal.DEFAULT_AUDIO_WINDOW_S
     max_audio_windows: int = temporal.DEFAULT_MAX_AUDIO_WINDOWS
+    audio_occlusion: str = temporal.DEFAULT_AUDIO_OCCLUSION
     temporal: str = "both"
+    cache: bool = True
     contrastive: bool = True
     alternatives_per_label: int = 2
     self_consistency: int = 0
@@ -65,6 +69,9 @@ class ExplainParams:
         if self.temporal not in temporal.TEMPORAL_MODES:
             raise UsageError(f"unknown temporal mode '{self.temporal}'; choose one of: "
                              f"{', '.join(temporal.TEMPORAL_MODES)}")
+        if self.audio_occlusion not in temporal.AUDIO_OCCLUSIONS:
+            raise UsageError(f"unknown audio occlusion '{self.audio_occlusion}'; choose one of: "
+                             f"{', '.join(temporal.AUDIO_OCCLUSIONS)}")
         get_label_set(self.label_set)
         if self.self_consistency < 0 or self.alternatives_per_label < 1:
             raise UsageError("self_consistency must be >= 0 and alternatives_per_label >= 1")
@@ -120,13 +127,15 @@ def explain(
         raise UsageError(f"{len(completions)} completions for {len(clips)} clips; give one per clip")
     results: list = [None] * len(clips)
     gate, gate_notice = _gate(pipe, question)
+    session = ScoringSession(pipe, question, cache=params.cache)
     for start in range(0, len(clips), max(1, batch_size)):
         chunk = range(start, min(len(clips), start + batch_size))
         forced = None if completions is None else [completions[i] for i in chunk]
         rows = None if truth is None else [truth[i] for i in chunk]
-        for i, r in zip(chunk, _explain_batch(pipe, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice),
-                        strict=True):
+        batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice)
+        for i, r in zip(chunk, batch, strict=True):
             results[i] = r
+        session.forget_clips()
     return results
 
 
@@ -142,7 +151,7 @@ def _gate(pipe, question: str | None) -> tuple[dict | None, str | None]:
     return {b: round(float(p), 5) for b, p in zip(GATE_BRANCHES, probs, strict=True)}, None
 
 
-def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_notice) -> list:
+def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, gate, gate_notice) -> list:
     from r1omni.inference import ClipError, MediaInputs
 
     t_start = time.perf_counter()
@@ -155,13 +164,12 @@ def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_
             out[i] = ClipError(str(getattr(clip, "path", clip)), str(err))
     t_enc = time.perf_counter()
     if jobs:
-        _predict(pipe, jobs, forced, params)
+        _predict(pipe, session, jobs, forced, params)
     t_pred = time.perf_counter()
     flat_media, flat_ids = [], []
     for job in jobs:
         _plan(pipe, job, params, flat_media, flat_ids)
-    logps = (scoring.token_logprobs(pipe, flat_media, flat_ids, params.question, batch_size=params.forward_batch_size)
-             if jobs else [])
+    logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size) if jobs else []
     t_tf = time.perf_counter()
     contrasts = _contrast(pipe, jobs, params) if jobs and params.contrastive else {}
     t_con = time.perf_counter()
@@ -178,13 +186,16 @@ def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_
     return out
 
 
-def _predict(pipe, jobs: list[_Job], forced, params: ExplainParams) -> None:
-    """Fill text, ids and the predict JSON of each job: generated, or the given completions teacher-forced."""
+def _predict(pipe, session, jobs: list[_Job], forced, params: ExplainParams) -> None:
+    """Fill text, ids and the predict JSON of each job: generated, or the given completions teacher-forced.
+
+    The session watches the prediction: the clips' tower outputs and prompt KV are kept for the variants."""
     media = [j.media for j in jobs]
     if forced is None:
         kw = {} if params.max_new_tokens is None else {"max_new_tokens": params.max_new_tokens}
-        preds = pipe.predict(media, params.label_set, params.question, params.do_sample,
-                             batch_size=params.batch_size, **kw)
+        with session.watch():
+            preds = pipe.predict(media, params.label_set, params.question, params.do_sample,
+                                 batch_size=params.batch_size, **kw)
         for job, p in zip(jobs, preds, strict=True):
             job.text, job.ids, job.prediction = p.text, list(p.completion_ids), p.to_dict()
         return
@@ -220,7 +231,8 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
         dur = m.audio_duration_s if m.uses_audio else 0.0
         job.windows = temporal.audio_windows(dur, params.audio_window_s, params.max_audio_windows)
         job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows,
-                                                                  keep=params.temporal == "both")
+                                                                  keep=params.temporal == "both",
+                                                                  audio_level=params.audio_occlusion)
         media_list += job.frames + job.audio_media
     job.slots = list(range(len(flat_media), len(flat_media) + len(media_list)))
     flat_media += media_list

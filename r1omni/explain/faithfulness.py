@@ -50,9 +50,9 @@ def deletion_probs(pipe, media, ids: list[int], target_idx: list[int], orders: S
                    steps: int, question: str | None = None, batch_size: int = 32) -> list[list[float]]:
     """For each order, the target probability after deleting its first k features, k = 1..steps (batched)."""
     variants = [delete(pipe, media, order[:k]) for order in orders for k in range(1, steps + 1)]
-    from r1omni.explain.scoring import token_logprobs
+    from r1omni.scoring import ScoringSession
 
-    logps = token_logprobs(pipe, variants, [ids] * len(variants), question, batch_size=batch_size)
+    logps = ScoringSession(pipe, question).token_logprobs(variants, [ids] * len(variants), batch_size=batch_size)
     idx = torch.as_tensor(target_idx, dtype=torch.long)
     probs = [math.exp(float(lp[idx].sum())) for lp in logps]
     return [probs[i * steps : (i + 1) * steps] for i in range(len(orders))]

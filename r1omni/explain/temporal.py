@@ -44,11 +44,17 @@ def audio_windows(
 
 
 TEMPORAL_MODES = ("occlude", "both")
+# How an audio window is silenced: "waveform" zeroes the samples and runs the audio tower again per window;
+# "tokens" puts the cached silence tokens in place of the window's pooled audio tokens (no tower run).
+AUDIO_OCCLUSIONS = ("waveform", "tokens")
+DEFAULT_AUDIO_OCCLUSION = "waveform"
 
 
-def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]], keep: bool = False) -> tuple[list, list]:
+def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]], keep: bool = False,
+                       audio_level: str = DEFAULT_AUDIO_OCCLUSION) -> tuple[list, list]:
     """Perturbed inputs: one per sampled frame (grey) when video is used, one per audio window (silence);
     with `keep`, then one per frame / window where only it is left (all the others masked)."""
+    silence = pipe.silence_audio_tokens if audio_level == "tokens" else pipe.silence_audio
     frames, audio = [], []
     if media.uses_video:
         n = media.pixel_values_videos.shape[0]
@@ -56,10 +62,10 @@ def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]], keep
         if keep:
             frames += [pipe.occlude_frames(media, [j for j in range(n) if j != i]) for i in range(n)]
     if media.uses_audio:
-        audio = [pipe.silence_audio(media, a, b) for a, b in windows]
+        audio = [silence(media, a, b) for a, b in windows]
         if keep:
             end = media.audio_duration_s
-            audio += [pipe.silence_audio(pipe.silence_audio(media, 0.0, a), b, end) for a, b in windows]
+            audio += [silence(silence(media, 0.0, a), b, end) for a, b in windows]
     return frames, audio
 
 

@@ -312,7 +312,8 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
         **kwargs,
     ) -> BaseModelOutputWithPast:
         cache = cache if cache is not None else past_key_values
-        if input_ids is not None and inputs_embeds is None and bool((input_ids < 0).any()):
+        if input_ids is not None and inputs_embeds is None and _may_hold_placeholders(input_ids, cache) \
+                and bool((input_ids < 0).any()):
             input_ids, attention_mask, _, changed = expand_compat_placeholders(input_ids, attention_mask, self.config)
             if changed:
                 position_ids = None
@@ -334,6 +335,12 @@ class HumanOmniQwen2Model(HumanOmniPreTrainedModel, Qwen2Model):
             use_cache=use_cache,
             **kwargs,
         )
+
+
+def _may_hold_placeholders(input_ids: torch.Tensor, cache) -> bool:
+    """False for a one-token decoding step on a filled cache: a generated id is never a placeholder, so the
+    `(input_ids < 0).any()` check (a device -> host sync) is skipped on every step after the prefill."""
+    return input_ids.shape[1] > 1 or cache is None or cache.get_seq_length() == 0
 
 
 class HumanOmniQwen2ForCausalLM(HumanOmniPreTrainedModel, GenerationMixin):
@@ -373,7 +380,7 @@ class HumanOmniQwen2ForCausalLM(HumanOmniPreTrainedModel, GenerationMixin):
     ) -> CausalLMOutputWithPast:
         """Logits over the spliced sequence (only the last `logits_to_keep` positions when > 0)."""
         cache = cache if cache is not None else past_key_values
-        if input_ids is not None and bool((input_ids < 0).any()):
+        if input_ids is not None and _may_hold_placeholders(input_ids, cache) and bool((input_ids < 0).any()):
             input_ids, attention_mask, labels, changed = expand_compat_placeholders(
                 input_ids, attention_mask, self.config, labels
             )

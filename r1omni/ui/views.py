@@ -184,7 +184,8 @@ def modality_figure(result: dict) -> go.Figure:
                              textposition="inside", marker_color=MODALITY_COLORS[m]))
     fig.update_layout(barmode="stack")
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, "Modality share (Shapley)", height=180)
+    target = mod.get("target") or (result.get("params") or {}).get("target") or "completion"
+    return _layout(fig, f"Modality share (Shapley of the {target} log-prob)", height=180)
 
 
 def gate_figure(gate: dict | None) -> go.Figure:

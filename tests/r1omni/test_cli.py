@@ -129,6 +129,20 @@ def test_explain_real_clips_report_absent_modalities(tiny_checkpoint, real_clips
     assert audio_only["frames"] == []
 
 
+def test_explain_target_and_temporal_flags(tiny_checkpoint, good_clip, capfd):
+    code = main(["explain", str(good_clip), "--checkpoint", str(tiny_checkpoint), "--json", "--max-new-tokens", "6",
+                 "--target", "answer", "--temporal", "occlude"])
+    out, _ = capfd.readouterr()
+    assert code == 0
+    d = json.loads(out.strip().splitlines()[0])
+    assert d["params"]["target"] == "answer" and d["modality"]["target"] == "answer"
+    assert d["params"]["temporal"] == "occlude" and d["frames"] and all("keep" not in f for f in d["frames"])
+    code = main(["explain", str(good_clip), "--checkpoint", str(tiny_checkpoint), "--max-new-tokens", "6"])
+    out, _ = capfd.readouterr()
+    assert code == 0 and "(target: completion)" in out
+    assert main(["explain", str(good_clip), "--target", "everything"]) == 2
+
+
 def test_eval_reports_paper_exact_and_normalised_scores(tmp_path):
     """The paper's reward compares <answer> exactly and case-sensitively; `datasets` is normalised."""
     examples = ROOT / "assets" / "examples"

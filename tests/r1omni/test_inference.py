@@ -138,6 +138,40 @@ def test_checkpoint_saved_without_cache_still_predicts(tiny_pipeline, clips):
     assert after.probs == pytest.approx(before.probs, abs=1e-5)
 
 
+def test_perturbations_compose(tiny_pipeline, clips):
+    """A perturbed input is a valid input for the next perturbation (frames and audio, in any order)."""
+    from r1omni.media import log_mel
+
+    pipe = tiny_pipeline
+    m = pipe.encode(clips[0])
+    end = m.audio_duration_s
+    # keep-one window: silence [0, a) then [b, end) -> only [a, b) audible
+    a, b = 0.25, 0.5
+    both = pipe.silence_audio(pipe.silence_audio(m, 0.0, a), b, end)
+    wave = m.audio.copy()
+    wave[: int(a * 16000)] = 0.0
+    wave[int(b * 16000) :] = 0.0
+    assert torch.equal(both.input_features, log_mel(wave, num_samples=pipe.audio_num_samples))
+    assert not torch.equal(both.input_features, pipe.silence_audio(m, b, end).input_features)
+    assert both.audio is not None and float(abs(both.audio[: int(a * 16000)]).max()) == 0.0
+    # silence of all windows == mask; mask then silence stays the mask; silence then mask == mask
+    masked = pipe.mask(m, audio=True)
+    assert torch.equal(pipe.silence_audio(masked, 0.0, a).input_features, masked.input_features)
+    assert pipe.silence_audio(masked, 0.0, a).audio_masked
+    assert torch.equal(pipe.mask(pipe.silence_audio(m, 0.0, a), audio=True).input_features, masked.input_features)
+    # frames: occlusions accumulate, mask after occlude and occlude after mask are the grey baseline
+    o = pipe.occlude_frames(pipe.occlude_frames(m, [1]), [3])
+    assert torch.equal(o.pixel_values_videos, pipe.occlude_frames(m, [1, 3]).pixel_values_videos)
+    grey = pipe.mask(m, video=True).pixel_values_videos
+    assert torch.equal(pipe.mask(o, video=True).pixel_values_videos, grey)
+    assert torch.equal(pipe.occlude_frames(pipe.mask(m, video=True), [2]).pixel_values_videos, grey)
+    # cross-modality: a frame occlusion keeps the audio perturbation and vice versa
+    mixed = pipe.occlude_frames(pipe.silence_audio(m, 0.0, a), [0])
+    assert torch.equal(mixed.input_features, pipe.silence_audio(m, 0.0, a).input_features)
+    mixed2 = pipe.silence_audio(pipe.occlude_frames(m, [0]), 0.0, a)
+    assert torch.equal(mixed2.pixel_values_videos, pipe.occlude_frames(m, [0]).pixel_values_videos)
+
+
 def test_predict_streams_one_batch_at_a_time(tiny_pipeline, clips):
     """Clips are decoded per batch and results come out before the rest is read (flat memory on long lists)."""
     pulled = []

@@ -352,3 +352,32 @@ def test_vision_tower_early_exit_equals_the_full_model_path():
     with torch.no_grad():  # and it really is the penultimate layer, not the last one
         last = tower.vision_tower.vision_model(pixel_values=pixels).last_hidden_state
     assert not torch.allclose(fast, last, atol=1e-3)
+
+
+def test_decoding_steps_do_not_check_for_placeholders(tiny):
+    """The `(input_ids < 0).any()` check (a device -> host sync on GPU) runs at prefill only: the number of
+    such checks does not grow with the number of decoding steps."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Checks(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.lt.Scalar and args[0].dtype == torch.long and args[1] == 0:
+                self.n += 1
+            return func(*args, **(kwargs or {}))
+
+    model, _, _ = tiny
+    cfg = model.config
+    ids, mask = _left_pad([_prompt(1, cfg), _prompt(6, cfg)])
+    counts = []
+    for steps in (2, 7):
+        rec = Checks()
+        with rec:
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=steps, min_new_tokens=steps,
+                                 do_sample=False, **_media(cfg, 2, seed=3))
+        assert out.shape[1] == ids.shape[1] + steps
+        counts.append(rec.n)
+    assert counts[0] == counts[1], counts

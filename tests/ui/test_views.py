@@ -113,3 +113,9 @@ def test_timeline_figure_traces():
             {"t": 4.0, "label": "sad", "confidence": 0.5, "video_share": 0.3, "audio_share": 0.7}]
     fig = views.timeline_figure(hist)
     assert list(fig.data[0].text) == ["happy", "sad"] and list(fig.data[2].y) == [0.4, 0.7]
+
+
+def test_modality_figure_names_the_target():
+    res = sample_explain()
+    res["modality"]["target"] = "answer"
+    assert "answer log-prob" in views.modality_figure(res).layout.title.text

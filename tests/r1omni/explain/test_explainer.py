@@ -122,14 +122,43 @@ def test_bad_arguments(tiny_pipe, make_clip):
 
 
 def test_cached_scoring_equals_the_plain_forward(tiny_pipe, make_clip):
-    from r1omni.explain import scoring, temporal
+    from r1omni.explain import temporal
+    from r1omni.scoring import ScoringSession
 
     m = tiny_pipe.encode(make_clip())
-    frames, audio = temporal.occlusion_variants(tiny_pipe, m, temporal.audio_windows(m.audio_duration_s))
-    variants = [m, tiny_pipe.mask(m, video=True), tiny_pipe.mask(m, audio=True), *frames[:3], *audio[:2]]
+    frames, audio = temporal.occlusion_variants(tiny_pipe, m, temporal.audio_windows(m.audio_duration_s), keep=True)
+    variants = [m, tiny_pipe.mask(m, video=True), tiny_pipe.mask(m, audio=True),
+                tiny_pipe.mask(m, video=True, audio=True), *frames[:3], *frames[-2:], *audio[:2], *audio[-2:]]
     ids = [tiny_pipe.completion_ids(TEXT)] * len(variants)
     ids[1] = ids[1][:9]  # ragged lengths too
     plain = tiny_pipe.token_logprobs(variants, ids, batch_size=4)
-    cached = scoring.token_logprobs(tiny_pipe, variants, ids, batch_size=3)
+    cached = ScoringSession(tiny_pipe).token_logprobs(variants, ids, batch_size=3)
     for a, b in zip(plain, cached, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def _numbers(d, path=""):
+    """Every number of an explain JSON, by its path (timings excluded)."""
+    if isinstance(d, dict):
+        return {k2: v for k, x in d.items() if k != "timings_ms" for k2, v in _numbers(x, f"{path}.{k}").items()}
+    if isinstance(d, list):
+        return {k2: v for i, x in enumerate(d) for k2, v in _numbers(x, f"{path}[{i}]").items()}
+    return {path: d}
+
+
+@pytest.mark.parametrize("audio_occlusion", ["waveform", "tokens"])
+def test_explanations_with_caches_equal_those_without(tiny_pipe, make_clip, audio_occlusion):
+    """Session caches (towers and prompt KV from predict, baselines, shared prefixes) change no number."""
+    clips = [make_clip(seed=1), make_clip(seed=2, audio_s=2.5), make_clip(seed=3, video=False)]
+    kw = dict(mode="full", max_new_tokens=10, audio_occlusion=audio_occlusion, forward_batch_size=7)
+    with_cache = [e.to_dict() for e in explain(tiny_pipe, clips, **kw)]
+    without = [e.to_dict() for e in explain(tiny_pipe, clips, cache=False, **kw)]
+    for a, b in zip(with_cache, without, strict=True):
+        na, nb = _numbers(a), _numbers(b)
+        assert na.keys() == nb.keys()
+        for k in na:
+            if isinstance(na[k], float):
+                assert na[k] == pytest.approx(nb[k], abs=1e-4), k
+            elif k != ".params.cache":
+                assert na[k] == nb[k], k
+    assert any(s.get("keep") is not None for s in with_cache[0]["audio_segments"])
