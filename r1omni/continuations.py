@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
-_VOCAB_CHUNK_ROWS = 8  # rows of (positions x vocab) float32 log-softmax alive at once
+from r1omni.inference import head_logprobs
 
 
 def _common_prefix(seqs: Sequence[list[int]]) -> int:
@@ -43,16 +43,6 @@ def fork_point(tokenizer, prefix: str, candidates: Sequence[str]) -> tuple[list[
     j = _common_prefix(full)
     j = min(j, min(len(s) for s in full) - 1)
     return full[0][:j], [s[j:] for s in full]
-
-
-def _gather_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log_softmax(logits)[..., targets] in float32, chunked over rows: (R, W, V), (R, W) -> (R, W)."""
-    out = torch.empty(targets.shape, dtype=torch.float32, device=logits.device)
-    for a in range(0, logits.shape[0], _VOCAB_CHUNK_ROWS):
-        chunk = logits[a : a + _VOCAB_CHUNK_ROWS].float()
-        picked = chunk.gather(-1, targets[a : a + _VOCAB_CHUNK_ROWS, :, None])[..., 0]
-        out[a : a + _VOCAB_CHUNK_ROWS] = picked - torch.logsumexp(chunk, dim=-1)
-    return out
 
 
 @torch.inference_mode()
@@ -81,10 +71,11 @@ def _score_rows(pipe, media, prefixes, candidates, question) -> list[list[float]
     if not live:
         return result
     batch = pipe.collate([media[i] for i in live], [prompt + forks[i][0] for i in live], question)
-    first = pipe.model(**batch, use_cache=True, logits_to_keep=1)
-    first_logp = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # (B, V)
+    hidden, cache = pipe.hidden_states(**batch, use_cache=True)
+    last = hidden[:, -1]  # (B, D): predicts every candidate's first own token
     k = max(len(forks[i][1]) for i in live)
-    cache = first.cache
+    firsts = torch.tensor([[forks[i][1][min(j, len(forks[i][1]) - 1)][0] for j in range(k)] for i in live])
+    first_logp = head_logprobs(last, pipe.model.lm_head, firsts).cpu()  # (B, K)
     cache.batch_repeat_interleave(k)
     owns = [[own[min(j, len(own) - 1)] for j in range(k)] for own in (forks[i][1] for i in live)]
     width = max(1, max(len(o) - 1 for oo in owns for o in oo))
@@ -102,15 +93,15 @@ def _score_rows(pipe, media, prefixes, candidates, question) -> list[list[float]
     dev = pipe.device
     ids, mask = ids.to(dev), mask.to(dev)
     pos = prev.sum(-1, keepdim=True) + torch.arange(width, device=dev)[None]
-    logits = pipe.model(input_ids=ids, attention_mask=torch.cat([prev, mask], dim=1), position_ids=pos,
-                        cache=cache, use_cache=False).logits  # (B*K, W, V)
-    lp = _gather_logprobs(logits, tgt.to(dev)).cpu()
+    fed, _ = pipe.hidden_states(input_ids=ids, attention_mask=torch.cat([prev, mask], dim=1), position_ids=pos,
+                                cache=cache, use_cache=False)  # (B*K, W, D)
+    lp = head_logprobs(fed, pipe.model.lm_head, tgt.to(dev)).cpu()  # float32, no (rows, W, vocab) logits held
     for b, i in enumerate(live):
         own = forks[i][1]
         scores = []
         for j, toks in enumerate(own):
             r = b * k + j
-            s = float(first_logp[b, toks[0]])
+            s = float(first_logp[b, j])
             s += float(lp[r, : len(toks) - 1].sum())
             scores.append(s)
         result[i] = scores
