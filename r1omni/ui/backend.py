@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from r1omni.errors import MediaError, UsageError
-from r1omni.library_store import LibraryStore
+from r1omni.library_store import LibraryStore, checkpoint_fingerprint, resolve_inside
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,23 @@ def checkpoint_title(pipeline) -> str:
     return str(getattr(pipeline, "display_name", None) or getattr(pipeline, "checkpoint", "?"))
 
 
+def checkpoint_folder(pipeline) -> Path | None:
+    """The folder a pipeline was loaded from (the demo's own folder for the demo), or None if unknown."""
+    from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
+
+    if getattr(pipeline, "display_name", None) == DEMO_DISPLAY_NAME:
+        return DEMO_CHECKPOINT
+    p = Path(str(getattr(pipeline, "checkpoint", "")))
+    return p.resolve() if p.is_dir() else None
+
+
+def _public_name(pipeline) -> None:
+    """Outputs name the checkpoint by its folder name, never by an absolute server path."""
+    name = str(getattr(pipeline, "display_name", "") or "")
+    if name.startswith(("/", "~", ".")) or "/" in name.rstrip("/"):
+        pipeline.display_name = Path(name).name or name
+
+
 def _as_dict(obj) -> dict:
     d = obj.to_dict()
     if "error" in d and "prediction" not in d and "label" not in d:
@@ -48,34 +65,72 @@ class Backend:
     """The shared model-side state of the app: one pipeline, optional second one for comparisons."""
 
     def __init__(self, pipeline, store: LibraryStore | None = None, library_root: Path | None = None,
-                 loader: Callable[[str], object] | None = None):
+                 loader: Callable[[str], object] | None = None, checkpoint_dirs: tuple[Path, ...] = (),
+                 batch_size: int = 8):
         self.pipeline = pipeline
         self.store = store
         self.library_root = Path(library_root).resolve() if library_root else None
+        self.checkpoint_dirs = tuple(Path(d).resolve() for d in checkpoint_dirs)
+        self.batch_size = max(1, int(batch_size))
         self._loader = loader
-        self._others: dict[str, object] = {}
+        self._others: dict[str, tuple[object, str]] = {}
         self._load_lock = threading.Lock()
+        _public_name(pipeline)
+        self.key = self._identity(pipeline)
 
     @property
     def title(self) -> str:
         return checkpoint_title(self.pipeline)
 
-    @property
-    def key(self) -> str:
-        """Identity of the loaded checkpoint in the results store."""
-        return str(getattr(self.pipeline, "checkpoint", self.title))
+    def _identity(self, pipeline) -> str:
+        """Results-store key of a pipeline: its checkpoint's fingerprint (config + weights), not its path."""
+        folder = checkpoint_folder(pipeline)
+        if folder is None:
+            return str(getattr(pipeline, "checkpoint", checkpoint_title(pipeline)))
+        return checkpoint_fingerprint(folder, self.store)
+
+    def checkpoint_choices(self) -> list[str]:
+        """Checkpoint folders (names relative to an allowed --checkpoints folder) the Compare box offers."""
+        out = []
+        for d in self.checkpoint_dirs:
+            cands = [d] if (d / "config.json").is_file() else sorted(p for p in d.iterdir()
+                                                                      if (p / "config.json").is_file())
+            out += [p.name for p in cands]
+        return out
+
+    def _allowed_checkpoint(self, name: str) -> Path:
+        """The folder of checkpoint `name` inside an allowed --checkpoints folder; UsageError otherwise."""
+        if not self.checkpoint_dirs:
+            raise UsageError("comparing needs a checkpoint folder allowed at start-up (app.py --checkpoints DIR)")
+        for d in self.checkpoint_dirs:
+            if name == d.name and (d / "config.json").is_file():
+                return d
+            try:
+                p = resolve_inside(d, name)
+            except UsageError:
+                continue
+            if (p / "config.json").is_file():
+                return p
+        raise UsageError(f"checkpoint '{Path(name).name}' is not in the checkpoint folders allowed at start-up; "
+                         f"choose one of: {', '.join(self.checkpoint_choices()) or 'none found'}")
 
     def pipeline_for(self, checkpoint: str | None):
-        """The main pipeline, or another checkpoint loaded once on demand (for comparisons)."""
+        """The main pipeline, or another allowed checkpoint loaded once on demand (for comparisons)."""
+        return self.pipeline_and_key(checkpoint)[0]
+
+    def pipeline_and_key(self, checkpoint: str | None) -> tuple[object, str]:
         if not checkpoint or checkpoint == self.key:
-            return self.pipeline
+            return self.pipeline, self.key
+        folder = self._allowed_checkpoint(checkpoint)
         with self._load_lock:
-            if checkpoint not in self._others:
+            if str(folder) not in self._others:
                 if self._loader is None:
                     raise UsageError("this app cannot load a second checkpoint")
                 self._others.clear()  # keep at most one extra model in memory
-                self._others[checkpoint] = self._loader(checkpoint)
-            return self._others[checkpoint]
+                pipe = self._loader(str(folder))
+                _public_name(pipe)
+                self._others[str(folder)] = (pipe, checkpoint_fingerprint(folder, self.store))
+            return self._others[str(folder)]
 
     # ------------------------------------------------------------ clips
     def decode(self, path: str | Path):
@@ -100,8 +155,9 @@ class Backend:
                       max_new_tokens: int = 256) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
-        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens))
-        return [r.to_dict() for r in res]
+        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens),
+                           batch_size=self.batch_size)
+        return [_without_server_paths(r.to_dict()) for r in res]
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,
@@ -128,6 +184,13 @@ class Backend:
                     has_audio=has_audio, notices=notices)
         (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set, max_new_tokens=int(max_new_tokens))
         return _as_dict(res)
+
+
+def _without_server_paths(d: dict) -> dict:
+    """A stored/shown result names its clip by file name, not by its absolute server path."""
+    if "clip" in d:
+        d["clip"] = Path(str(d["clip"])).name
+    return d
 
 
 def _thumbnail(frame: np.ndarray, size: int = 160) -> np.ndarray:

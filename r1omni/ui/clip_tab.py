@@ -54,7 +54,7 @@ def build(backend: Backend, examples_dir: Path) -> dict:
             if clips:
                 gr.Examples(clips, inputs=[video], label="Synthetic example clips")
             with gr.Accordion("Options", open=False):
-                label_set = gr.Dropdown(["dfew", "mafw"], value="dfew", label="Label set")
+                label_set = gr.Dropdown(["dfew", "mafw", "ravdess"], value="dfew", label="Label set")
                 decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
                 max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
                 mode = gr.Radio(["fast", "full"], value="full", label="Explanation",
