@@ -103,8 +103,10 @@ def _scan(folder: Path, root: Path, skipped: list[str]) -> tuple[list[Path], lis
     return media, labels[:MAX_LABEL_FILES]
 
 
-def _label_index(files: list[Path], root: Path, reports: list[str]) -> tuple[dict[Path, ManifestRow], dict]:
-    """Labels by resolved path (manifests, R1-Omni JSON) and by file stem (DFEW split CSVs)."""
+def _label_index(files: list[Path], root: Path, reports: list[str],
+                 skipped: list[str]) -> tuple[dict[Path, ManifestRow], dict]:
+    """Labels by resolved path (manifests, R1-Omni JSON) and by file stem (DFEW split CSVs); rows naming
+    files that are not there are added to `skipped`."""
     by_path: dict[Path, ManifestRow] = {}
     by_stem: dict[str, ManifestRow] = {}
     for f in files:
@@ -116,6 +118,8 @@ def _label_index(files: list[Path], root: Path, reports: list[str]) -> tuple[dic
         for row in rows:
             if kind == "dfew-split":
                 by_stem.setdefault(_stem_key(row.path.name), row)
+            elif not row.path.is_file():
+                skipped.append(f"{row.path.name} (listed in {f.name}, missing)")
             else:
                 by_path.setdefault(row.path, row)
     return by_path, by_stem
@@ -170,12 +174,12 @@ def open_library(path: str | Path, root: str | Path, store: LibraryStore | None 
                     skipped.append(f"{row.path.name} (outside the library root)")
                     continue
                 if not p.is_file():
-                    skipped.append(f"{p.relative_to(root)} (missing)" if root in p.parents else f"{row.path.name} (missing)")
+                    skipped.append(f"{p.relative_to(root) if root in p.parents else row.path.name} (missing)")
                     continue
                 pairs.append((p, row))
     else:
         media, label_files = _scan(source, root, skipped)
-        by_path, by_stem = _label_index(label_files, root, reports)
+        by_path, by_stem = _label_index(label_files, root, reports, skipped)
         pairs = [(p, by_path.get(p) or by_stem.get(_stem_key(p.name))) for p in media]
     for p, row in pairs:
         try:

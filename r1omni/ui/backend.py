@@ -8,6 +8,7 @@ plus the decoded clip for drawing. No gradio here, so handlers stay tiny and thi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,10 +187,24 @@ class Backend:
         return _as_dict(res)
 
 
+_ABS_PATH = re.compile(r"(?<![\w.:/])(?:~|/)(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def scrub_paths(text: str) -> str:
+    """Absolute paths in a message reduced to their last part (the file name the user knows).
+
+    >>> scrub_paths("cannot read clip '/tmp/gradio/ab12/notes.mp4': file is empty")
+    "cannot read clip 'notes.mp4': file is empty"
+    """
+    return _ABS_PATH.sub(lambda m: m.group(1) or "…", str(text))
+
+
 def _without_server_paths(d: dict) -> dict:
     """A stored/shown result names its clip by file name, not by its absolute server path."""
     if "clip" in d:
         d["clip"] = Path(str(d["clip"])).name
+    if "error" in d:
+        d["error"] = scrub_paths(d["error"])
     return d
 
 

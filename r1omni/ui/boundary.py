@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 import typing
 import uuid
 from collections.abc import Callable, Iterable
@@ -19,20 +18,9 @@ from collections.abc import Callable, Iterable
 import gradio as gr
 
 from r1omni.errors import R1OmniError
+from r1omni.ui.backend import scrub_paths
 
 logger = logging.getLogger(__name__)
-
-
-_ABS_PATH = re.compile(r"(?<![\w.:/])(?:~|/)(?:[^\s'\"/]+/)+([^\s'\"/]*)")
-
-
-def scrub_paths(text: str) -> str:
-    """Absolute paths in a message reduced to their last part (the file name the user knows).
-
-    >>> scrub_paths("cannot read clip '/tmp/gradio/ab12/notes.mp4': file is empty")
-    "cannot read clip 'notes.mp4': file is empty"
-    """
-    return _ABS_PATH.sub(lambda m: m.group(1) or "…", str(text))
 
 
 def to_gr_error(err: BaseException) -> gr.Error:

@@ -98,7 +98,7 @@ def _label_sources(clips: list[LibraryClip]) -> str:
 
 def _fail(err: BaseException) -> str:
     """The one-line message of a refused request, as a toast and as the status line."""
-    msg = scrub_paths(str(err)) if isinstance(err, R1OmniError) else "internal error; the details are in the server log"
+    msg = scrub_paths(str(err)) if isinstance(err, R1OmniError) else "internal error; see the server log"
     gr.Warning(views.html_escape(msg))
     return f"**Cannot open:** {views.html_escape(msg)}"
 

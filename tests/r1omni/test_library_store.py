@@ -148,7 +148,8 @@ def test_r1omni_json_in_a_folder_and_manifest_rows_with_missing_files_or_unknown
     (root / "m.csv").write_text("path,label\na.mp4,bored\nb.mp4,happy\ngone.mp4,sad\n")
     lib = open_library("m.csv", root)
     assert [(c.rel, c.label) for c in lib.clips] == [("a.mp4", None), ("b.mp4", "happy")]
-    assert any("unknown label 'bored'" in s for s in lib.skipped) and any("gone.mp4 (missing)" in s for s in lib.skipped)
+    assert any("unknown label 'bored'" in s for s in lib.skipped)
+    assert any("gone.mp4 (missing)" in s for s in lib.skipped)
     (root / "notes.csv").write_text("a;b\n1;2\n")
     with pytest.raises(UsageError, match="is not a manifest"):
         open_library("notes.csv", root)  # opened on purpose: one line, not a traceback
