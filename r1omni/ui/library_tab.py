@@ -10,6 +10,7 @@ toast) instead of raising, so no output is left with a bare error badge.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from pathlib import Path
@@ -25,6 +26,7 @@ from r1omni.ui.backend import Backend
 from r1omni.ui.boundary import bind, guarded, scrub_paths, warn
 from r1omni.ui.clip_tab import MODEL_QUEUE
 
+logger = logging.getLogger(__name__)
 CORRECT_CHOICES = ["all", "correct", "wrong", "not run"]
 PAGE_ROWS = 100
 _STOPS: dict[str, threading.Event] = {}  # session hash -> Stop pressed
@@ -109,7 +111,9 @@ def open_clips(backend: Backend, path: str, label_set: str):
         lib = open_library(path or ".", backend.library_root, backend.store)
         if not lib.clips:
             raise UsageError(f"no clips found in '{path or '.'}'")
-    except R1OmniError as err:
+    except Exception as err:  # noqa: BLE001 - this handler reports instead of raising (no bare error badges)
+        if not isinstance(err, R1OmniError):
+            logger.exception("opening library %r failed", path)
         return {}, gr.skip(), _fail(err), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     state = {"source": str(lib.source), "clips": lib.clips}
     _load_results(backend, state, label_set)
