@@ -140,17 +140,33 @@ class Backend:
         return decode_clip(str(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
 
     def explain_clip(self, path: str | Path, label_set: str = "dfew", mode: str = "fast", do_sample: bool = False,
-                     max_new_tokens: int = 256) -> ClipView:
-        """Decode once, explain, and keep the frames and waveform for the figures."""
+                     max_new_tokens: int = 256, progress: Callable[[float, str], None] | None = None) -> ClipView:
+        """Decode once, explain, and keep the frames and waveform for the figures. `progress(fraction, stage)`
+        is told each stage as it starts: decode, predict, attribution."""
         from r1omni.explain import explain
 
+        report = progress or (lambda frac, stage: None)
         if not path:
-            raise UsageError("no clip given: upload a video, record one, or pick an example")
+            raise UsageError("no clip given: upload a video or an audio file, record one, or pick an example")
+        report(0.0, "decode")
         clip = self.decode(path)
-        (res,) = explain(self.pipeline, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
+        staged = _Staged(self.pipeline, report)
+        (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
                          max_new_tokens=int(max_new_tokens))
+        result = _as_dict(res)
+        honesty = self.honesty_notice(clip)
+        if honesty:
+            result.setdefault("notices", []).insert(0, honesty)
         thumbs = [] if clip.frames is None else [_thumbnail(f) for f in clip.frames]
-        return ClipView(_as_dict(res), thumbs, clip.audio)
+        return ClipView(result, thumbs, clip.audio)
+
+    def honesty_notice(self, clip) -> str | None:
+        """With the demo checkpoint on a clip unlike its synthetic training clips, say the answer is meaningless."""
+        from r1omni.inference import DEMO_DISPLAY_NAME
+
+        if getattr(self.pipeline, "display_name", None) != DEMO_DISPLAY_NAME or looks_synthetic(clip):
+            return None
+        return DEMO_NOT_REAL
 
     def predict_clips(self, paths: list[Path], label_set: str = "dfew", checkpoint: str | None = None,
                       max_new_tokens: int = 256) -> list[dict]:
@@ -197,6 +213,40 @@ def scrub_paths(text: str) -> str:
     "cannot read clip 'notes.mp4': file is empty"
     """
     return _ABS_PATH.sub(lambda m: m.group(1) or "…", str(text))
+
+
+DEMO_NOT_REAL = ("the demo checkpoint knows drawn synthetic faces and voices only: this clip is not one of "
+                 "those, so its answer on this recording means nothing (load a real R1-Omni checkpoint)")
+
+
+def looks_synthetic(clip) -> bool:
+    """True when a decoded clip has the format of the synthetic generator's clips (128 px square frames at
+    10 fps, about 4 s); a real recording or an audio-only file is not."""
+    from r1omni.synthetic.clips import DURATION_S
+    from r1omni.synthetic.face import FPS, FRAME_SIZE
+
+    frames = getattr(clip, "frames", None)
+    if frames is None or not len(frames):
+        return False
+    return (tuple(frames.shape[1:3]) == (FRAME_SIZE, FRAME_SIZE) and abs(float(clip.fps or 0) - FPS) < 0.5
+            and abs(float(clip.duration_s or 0) - DURATION_S) < 0.5)
+
+
+class _Staged:
+    """The pipeline as `explain` sees it, reporting when generation starts and when attribution starts."""
+
+    def __init__(self, pipeline, report: Callable[[float, str], None]):
+        self._pipeline = pipeline
+        self._report = report
+
+    def predict(self, *args, **kwargs):
+        self._report(0.15, "predict")
+        out = self._pipeline.predict(*args, **kwargs)
+        self._report(0.5, "attribution")
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
 
 
 def _without_server_paths(d: dict) -> dict:

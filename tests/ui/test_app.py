@@ -118,3 +118,18 @@ def test_pick_row_opens_only_library_files_and_compare_two_checkpoints(running_a
         with pytest.raises(gr.Error) as e:
             library_tab.compare(backend, state, "dfew", name, 16)
         assert "not in the checkpoint folders allowed" in str(e.value) and str(tmp_path) not in str(e.value)
+
+
+def test_audio_only_upload_and_progress_by_stage(running_app, real_clips):
+    from r1omni.ui import clip_tab
+
+    backend = running_app[2].r1omni_backend
+    mp3 = next(p for p in real_clips if p.suffix == ".mp3")
+    stages = []
+    view = backend.explain_clip(mp3, mode="full", max_new_tokens=16, progress=lambda f, s: stages.append((f, s)))
+    assert [s for _, s in stages] == ["decode", "predict", "attribution"]
+    assert [f for f, _ in stages] == sorted(f for f, _ in stages)
+    assert view.result["prediction"]["modalities"] == {"video": False, "audio": True}
+    out = clip_tab.explain_clip(backend, None, "dfew", "greedy", 16, "fast", audio=str(mp3),
+                                progress=lambda *a, **k: None)
+    assert out[-1]["prediction"]["modalities"]["audio"] is True and "no video track" in out[-2]
