@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,7 @@ def _read_csv(path: Path) -> list[ManifestRow]:
         if not reader.fieldnames or "path" not in reader.fieldnames:
             raise UsageError(f"manifest '{path}' has no 'path' column (header: {reader.fieldnames})")
         rows = []
+        parent = str(path.parent.resolve())
         for rec in reader:
             if not rec.get("path"):
                 continue
@@ -136,7 +138,7 @@ def _read_csv(path: Path) -> list[ManifestRow]:
             label = rec.get("label") or None
             rows.append(
                 ManifestRow(
-                    path=(path.parent / rec["path"]).resolve(),
+                    path=Path(os.path.abspath(os.path.join(parent, rec["path"]))),
                     label=normalize_label(label) if label else None,
                     dataset=rec.get("dataset") or "default",
                     split=rec.get("split") or None,
