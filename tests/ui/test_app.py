@@ -133,3 +133,32 @@ def test_audio_only_upload_and_progress_by_stage(running_app, real_clips):
     out = clip_tab.explain_clip(backend, None, "dfew", "greedy", 16, "fast", audio=str(mp3),
                                 progress=lambda *a, **k: None)
     assert out[-1]["prediction"]["modalities"]["audio"] is True and "no video track" in out[-2]
+
+
+def test_stop_ends_the_run_before_the_next_batch_and_retry_reruns_only_failed_clips(running_app, tmp_path):
+    from r1omni.library_store import LibraryStore
+    from r1omni.ui import library_tab
+    from r1omni.ui.backend import Backend
+    from tests.ui.app_fixtures import make_library
+
+    lib = make_library(tmp_path / "lib", n=4)
+    store = LibraryStore(tmp_path / "r.sqlite")
+    backend = Backend(running_app[2].r1omni_backend.pipeline, store, lib, batch_size=1)
+    calls = []
+    real = backend.predict_clips
+    backend.predict_clips = lambda paths, *a, **k: calls.append(len(paths)) or real(paths, *a, **k)
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    run = library_tab.run_batch(backend, state, "dfew", 16)
+    next(run)  # one batch done
+    library_tab.stop_run()  # Stop pressed (no request: the local session)
+    rest = list(run)
+    assert calls == [1] and len(rest) == 1 and "stopped after 1 of 4 clips" in rest[0][2]
+    assert len(store.get_keyed(backend.key, [c.key for c in state["clips"]], "dfew")) == 1
+    first = state["clips"][0]
+    store.put_many(backend.key, "dfew", [(first.key, {"clip": first.rel, "error": "decoder crashed"})])
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    list(library_tab.run_batch(backend, state, "dfew", 16))  # resume: the 3 not run, not the failed one
+    assert calls == [1, 1, 1, 1] and state["results"][first.rel].get("error") == "decoder crashed"
+    list(library_tab.retry_failed(backend, state, "dfew", 16))
+    assert calls == [1, 1, 1, 1, 1] and "error" not in state["results"][first.rel]
+    store.close()
