@@ -4,13 +4,12 @@ smaller than the burst refuses at once instead of timing out."""
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gradio_client import Client, handle_file
 
-from tests.ui.app_fixtures import EXAMPLES, ROOT, free_port
+from tests.ui.app_fixtures import EXAMPLES
 
 EXPLAIN_ARGS = ("dfew", "greedy", 16, "fast")
 BUSY = ("queue is full", "please try again", "busy")
@@ -32,21 +31,17 @@ def _burst(url: str, n: int) -> dict[str, int]:
     return {k: out.count(k) for k in set(out)}
 
 
-def test_a_burst_bigger_than_the_queue_is_answered_or_refused_busy(tiny_checkpoint, tmp_path):
-    sys.path.insert(0, str(ROOT))
-    import app as app_module
-
-    from r1omni.ui import launch_options
-
-    settings = app_module.parse_args(["--checkpoint", str(tiny_checkpoint), "--db", str(tmp_path / "r.sqlite"),
-                                      "--port", str(free_port()), "--device", "cpu", "--queue-size", "4"])
-    demo = app_module.build(settings)
-    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
+def test_a_burst_bigger_than_the_queue_is_answered_or_refused_busy(running_app):
+    demo = running_app[2]
+    queue = demo._queue  # the session's app with its bound lowered to 2 for this test (64 by default)
+    before = queue.max_size
+    queue.max_size = 2
     try:
         t0 = time.monotonic()
-        counts = _burst(f"http://127.0.0.1:{settings.port}/", 12)
+        counts = _burst(running_app[0], 20)
         assert set(counts) <= {"answered", "busy"}, counts
         assert counts.get("answered", 0) >= 1 and counts.get("busy", 0) >= 1, counts
         assert time.monotonic() - t0 < 300
     finally:
-        demo.close()
+        queue.max_size = before
+    assert before == 64
