@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--library", default=env("R1OMNI_LIBRARY", ""),
                    help="clip folder or manifest; its folder is the only place library files are served from")
     p.add_argument("--db", default=env("R1OMNI_DB", str(ROOT / "runs" / "library.sqlite")),
-                   help="SQLite file for library results")
+                   help="SQLite file for library results and audit verdicts")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
     p.add_argument("--port", type=int, default=int(env("R1OMNI_PORT", "7860")))
     p.add_argument("--auth-file", default=None, help="lines 'user:password'; when given, login is required")
@@ -122,6 +122,7 @@ def library_root(library: str) -> tuple[Path, str]:
 
 def build(settings: Settings):
     """Load the model once, open the store, build the Blocks app (not launched)."""
+    from r1omni.audit.store import AuditStore
     from r1omni.inference import Pipeline
     from r1omni.library_store import LibraryStore
     from r1omni.ui import build_app
@@ -134,6 +135,7 @@ def build(settings: Settings):
     backend = Backend(pipe, store, settings.library_root,
                       loader=lambda ck: Pipeline.load(ck, device=settings.device),
                       checkpoint_dirs=settings.checkpoint_dirs, batch_size=settings.batch_size)
+    backend.audit = AuditStore(settings.db)
     return build_app(backend, settings)
 
 

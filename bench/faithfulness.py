@@ -136,26 +136,29 @@ def deletion_aopc(pipe, rows, exps, args) -> dict:
             "aopc_fraction": args.aopc_fraction, "random_orders": args.random_orders}
 
 
-def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, tuple[int, int]] | None:
-    """Insert a sentence at a sentence boundary of the reasoning (before the last one); its offsets."""
+def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, tuple[int, int], str] | None:
+    """Insert a sentence at a sentence boundary of the reasoning (before the last one); its offsets and
+    position ("first": before every sentence, "last": just before the conclusion, "middle": between)."""
     span = think_span(text)
     if span is None:
         return None
     claims = extract_claims(text)
     cuts = [span[0]] + [c.end for c in claims[:-1]] if claims else [span[0]]
-    at = rng.choice(cuts)
+    k = rng.randrange(len(cuts))
+    at = cuts[k]
     lead = "" if at == span[0] else " "
     tail = " " if at == span[0] else ""
     new = text[:at] + lead + sentence + tail + text[at:]
     start = at + len(lead)
-    return new, (start, start + len(sentence))
+    position = "first" if k == 0 else "last" if k == len(cuts) - 1 else "middle"
+    return new, (start, start + len(sentence)), position
 
 
 def planted_flags(pipe, rows, exps, args) -> dict:
     from r1omni.synthetic import check_claims, false_claim
 
     rng, nrng = random.Random(args.seed + 1), np.random.default_rng(args.seed + 1)
-    clips, texts, spans, kept = [], [], [], []
+    clips, texts, spans, kept, planted_meta = [], [], [], [], []
     for row, e in zip(rows, exps, strict=True):
         if not hasattr(e, "modality"):
             continue
@@ -168,21 +171,44 @@ def planted_flags(pipe, rows, exps, args) -> dict:
         texts.append(planted[0])
         spans.append(planted[1])
         kept.append(row)
+        planted_meta.append({"modality": modality, "position": planted[2]})
     results = explain(pipe, clips, mode="fast", completions=texts, batch_size=args.batch_size,
                       forward_batch_size=args.forward_batch_size)
-    pos, neg, by_flag = [], [], {}
-    for row, res, span in zip(kept, results, spans, strict=True):
+    pos, neg, by_flag, dump = [], [], {}, []
+    groups: dict[str, tuple[list, list]] = {}
+    for row, res, span, meta in zip(kept, results, spans, planted_meta, strict=True):
         for c in res.claims:
             flagged = bool(c["flags"])
+            cites = [m for m in c["cites"] if m in ("video", "audio")]
             if (c["start"], c["end"]) == span:
                 pos.append(flagged)
+                for key in (f"modality={meta['modality']}", f"position={meta['position']}"):
+                    groups.setdefault(key, ([], []))[0].append(flagged)
                 for f in c["flags"]:
                     by_flag[f] = by_flag.get(f, 0) + 1
+                dump.append(c | {"planted": True, "cue_modality": row["cue_modality"]} | meta)
             else:
                 n_true, n_total = check_claims(c["text"], row)
                 if n_total and n_true == n_total:
                     neg.append(flagged)
-    return fm.precision_recall(pos, neg) | {"planted_flagged_by": by_flag}
+                    for m in cites:
+                        groups.setdefault(f"modality={m}", ([], []))[1].append(flagged)
+                    dump.append(c | {"planted": False, "cue_modality": row["cue_modality"]})
+    if getattr(args, "dump_claims", None):
+        Path(args.dump_claims).write_text(json.dumps(dump, indent=1) + "\n")
+    per = {k: fm.precision_recall(p, n) for k, (p, n) in sorted(groups.items()) if k.startswith("modality=")}
+    for k, (p, _) in sorted(groups.items()):  # a position splits only the planted claims: recall alone
+        if k.startswith("position="):
+            per[k] = {"recall": _rate(p), "tp": sum(p), "fn": len(p) - sum(p)}
+    return fm.precision_recall(pos, neg) | {"planted_flagged_by": by_flag, "flags_by_group": per}
+
+
+class _Predicted:
+    """A prediction standing in for an explanation in tuning runs (planted_flags reads .prediction only)."""
+
+    def __init__(self, prediction: dict):
+        self.prediction = prediction
+        self.modality = None
 
 
 def write_report(report: dict, out_dir: Path) -> None:
@@ -219,11 +245,20 @@ def main(argv=None) -> int:
     p.add_argument("--aopc-fraction", type=float, default=0.25, help="deletion steps K = fraction of features")
     p.add_argument("--random-orders", type=int, default=3)
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
+    p.add_argument("--dump-claims", default=None, help="write every judged claim (planted / true) as JSON here")
+    p.add_argument("--flags-only", action="store_true", help="only the planted-claim flag metrics (tuning runs)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pipe = load_pipeline(args)
     with tempfile.TemporaryDirectory() as tmp:
         rows = make_clips(Path(tmp), args.n, args.seed)
+        if args.flags_only:
+            exps = pipe.predict([r["path"] for r in rows], batch_size=args.batch_size,
+                                max_new_tokens=args.max_new_tokens)
+            exps = [_Predicted(p.to_dict()) if hasattr(p, "to_dict") and hasattr(p, "text") else p for p in exps]
+            results = planted_flags(pipe, rows, exps, args)
+            logger.info(json.dumps(results, indent=2))
+            return 0
         cost, exps = measure_cost(pipe, [r["path"] for r in rows], args)
         logger.info("cost: %s", cost)
         results = {"cost": cost} | modality_and_pointing(rows, exps)

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
+GENERATION_CONFIG = "generation_config.json"
 PICKLE_PATTERNS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "*.bin", "*.pt", "*.pth")
 BERT_TOKENIZER_DIR = "bert_tokenizer"
 _TIED_KEY = "lm_head.weight"
@@ -278,9 +279,34 @@ def load_model(
         raise CheckpointError(f"checkpoint {folder} left {len(leftovers)} parameters unset ({_few(leftovers)})")
     model.config._name_or_path = str(folder)
     model.config.dtype = dt
+    model.generation_config = load_generation_config(folder, model.generation_config)
     model.eval()
     logger.info("loaded %s (%s, %s, %d tensors)", folder, dev, dt, len(expected))
     return model
+
+
+def load_generation_config(folder: Path, fallback):
+    """The checkpoint's `generation_config.json` as transformers reads it for `model.generate`, else `fallback`
+    (the defaults transformers derives from config.json when the file is absent)."""
+    from transformers import GenerationConfig
+
+    if not (folder / GENERATION_CONFIG).is_file():
+        return fallback
+    try:
+        return GenerationConfig.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read {folder / GENERATION_CONFIG}: {e}") from e
+
+
+def _processor_chat_template(folder: Path) -> str | None:
+    path = folder / "chat_template.json"
+    if not path.is_file():
+        return None
+    try:
+        template = json.loads(path.read_text()).get("chat_template")
+    except (OSError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from e
+    return template if isinstance(template, str) and template else None
 
 
 def load_tokenizers(path: str | Path, allow_network: bool = False):
@@ -293,6 +319,8 @@ def load_tokenizers(path: str | Path, allow_network: bool = False):
         lm_tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as e:
         raise CheckpointError(f"cannot load the tokenizer of checkpoint {folder}: {e}") from e
+    if not lm_tok.chat_template:  # a processor-style chat_template.json (R1-Omni ships Qwen2-VL's)
+        lm_tok.chat_template = _processor_chat_template(folder)
     candidates = [folder / BERT_TOKENIZER_DIR]
     configured = load_config(folder).bert_tokenizer_path
     if configured:
@@ -335,12 +363,14 @@ def _write_generation_config(config: HumanOmniQwen2Config, out: Path) -> None:
 
 
 def save_checkpoint(
-    model: HumanOmniQwen2ForCausalLM, *args, tokenizer=None, bert_tokenizer=None, out_dir: str | Path | None = None
+    model: HumanOmniQwen2ForCausalLM, *args, tokenizer=None, bert_tokenizer=None, out_dir: str | Path | None = None,
+    state_dict: dict | None = None,
 ) -> Path:
     """Write config.json (sub-configs embedded), model.safetensors (tied lm_head not stored), tokenizers.
 
     Call as `save_checkpoint(model, tokenizer, bert_tokenizer, out_dir)` or
-    `save_checkpoint(model, out_dir, tokenizer=..., bert_tokenizer=...)`.
+    `save_checkpoint(model, out_dir, tokenizer=..., bert_tokenizer=...)`. `state_dict` replaces
+    `model.state_dict()` (a trainer's gathered full state dict under sharded training).
     """
     if len(args) == 3:
         tokenizer, bert_tokenizer, out_dir = args
@@ -355,7 +385,8 @@ def save_checkpoint(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skip = {_TIED_KEY} if _tied(model.config) else set()
-    sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in skip}
+    source = model.state_dict() if state_dict is None else state_dict
+    sd = {k: v.detach().contiguous().cpu() for k, v in source.items() if k not in skip}
     save_file(sd, str(out / SAFE_WEIGHTS), metadata={"format": "pt"})
     _write_config(model.config, out, BERT_TOKENIZER_DIR if bert_tokenizer is not None else None)
     _write_generation_config(model.config, out)

@@ -1,4 +1,4 @@
-"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint.
+"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint, audit.
 
 Every command exits 0 on success and 2 with one `error: ...` line on stderr for bad input or usage (a
 traceback only with --debug). With several clips, a bad clip yields `{"clip", "error"}` in the JSON stream
@@ -15,6 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from r1omni.audit import cli as audit_cli
 from r1omni.errors import R1OmniError, UsageError
 
 
@@ -33,8 +34,12 @@ def _common(p: argparse.ArgumentParser, clips: bool = True) -> None:
     if clips:
         p.add_argument("--label-set", default="dfew", help="dfew | mafw | ravdess")
         p.add_argument("--question", default=None, help="instruction (default: the R1-Omni inference prompt)")
-        p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
-        p.add_argument("--max-new-tokens", type=int, default=256)
+        decoding = p.add_mutually_exclusive_group()
+        decoding.add_argument("--sample", dest="sample", action="store_const", const=True, default=None,
+                              help="sample (default: the checkpoint's generation_config.json, else greedy)")
+        decoding.add_argument("--greedy", dest="sample", action="store_const", const=False, help="greedy decoding")
+        p.add_argument("--max-new-tokens", type=int, default=None,
+                       help="limit on generated tokens (default: the checkpoint's generation_config.json, else 2048)")
         p.add_argument("--batch-size", type=int, default=8)
 
 
@@ -51,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")
     p.add_argument("--predictions", default=None, help="also write per-clip predictions as JSONL here")
+    p.add_argument("--store", default=None, help="also store each result in this Library results database")
     _common(p)
     p = sub.add_parser("synth", help="write cue-controlled synthetic clips + manifest.csv")
     p.add_argument("--out", required=True)
@@ -67,7 +73,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
     p.add_argument("--debug", action="store_true")
+    audit_cli.register(sub, _Parser)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# every argument is checked before any model or media work (exit 2, one line)
+
+
+def _at_least(args, name: str, low: int, allow_none: bool = False) -> None:
+    value = getattr(args, name, None)
+    if value is None and allow_none:
+        return
+    if value is None or value < low:
+        raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+
+
+def _writable_file(path: str, flag: str) -> None:
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise UsageError(f"{flag} '{path}' is a directory; give a file path")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} '{path}': folder '{parent}' does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{flag} '{path}' is not writable")
+
+
+def _writable_folder(path: str, flag: str) -> None:
+    p = Path(path).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{flag} '{path}' exists and is not a folder")
+    existing = p
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written ('{existing}' is not a writable folder)")
+
+
+def _check_model_args(args) -> None:
+    from r1omni.checkpoint import resolve_checkpoint, resolve_device
+    from r1omni.prompts import label_set
+
+    resolve_device(args.device)  # "foo" or cuda without CUDA -> UsageError
+    if args.checkpoint is not None:
+        local = Path(args.checkpoint).expanduser().exists() or not args.allow_network
+        if local:  # a hub id is resolved (downloaded) only when loading
+            resolve_checkpoint(args.checkpoint, allow_network=False)
+    label_set(args.label_set)
+    _at_least(args, "batch_size", 1)
+    _at_least(args, "max_new_tokens", 1, allow_none=True)
+    if args.question is not None and not args.question.strip():
+        raise UsageError("--question is empty; leave it out for the R1-Omni inference prompt")
+
+
+def check_args(args) -> None:
+    """Raise UsageError / CheckpointError for any bad argument of `args.command`, doing no model or media work."""
+    if args.command in ("predict", "explain", "eval"):
+        _check_model_args(args)
+    if args.command == "eval":
+        if not Path(args.manifest).is_file():
+            raise UsageError(f"manifest '{args.manifest}' does not exist or is not a file")
+        if args.predictions:
+            _writable_file(args.predictions, "--predictions")
+    elif args.command == "synth":
+        from r1omni.synthetic.clips import MODALITIES
+
+        _at_least(args, "n", 1)
+        _at_least(args, "workers", 1)
+        _at_least(args, "seed", 0)
+        mods = [m.strip() for m in args.modalities.split(",") if m.strip()]
+        bad = [m for m in mods if m not in MODALITIES]
+        if not mods or bad:
+            raise UsageError(f"--modalities '{args.modalities}': use a comma list of {', '.join(MODALITIES)}")
+        _writable_folder(args.out, "--out")
+    elif args.command in ("layout", "init-checkpoint"):
+        from r1omni.config import PRESETS
+
+        if args.preset not in PRESETS:
+            raise UsageError(f"unknown preset '{args.preset}'; available: {', '.join(PRESETS)}")
+        if args.command == "init-checkpoint":
+            _writable_folder(args.out, "--out")
 
 
 def _quiet_libraries() -> None:
@@ -98,14 +184,18 @@ def _load(args):
 
 
 def _emit_all(results, as_json: bool, human) -> int:
-    """Print each result (JSON line or `human(d)`), errors as JSON records only; exit code 2 if any failed."""
-    dicts = [r.to_dict() for r in results]
-    for d in dicts:
+    """Print each result as it comes (JSON line or `human(d)`; an error as a JSON record and its line on
+    stderr); exit code 2 if any failed. Nothing is kept, so any number of clips streams in flat memory."""
+    code = 0
+    for r in results:
+        d = r.to_dict()
         if "error" not in d:
             _emit(d, as_json, human(d) if not as_json else "")
-        elif as_json:
+            continue
+        if as_json:
             _emit(d, True, "")
-    return _report_errors(dicts)
+        code = max(code, _report_errors([d]))
+    return code
 
 
 def _human_prediction(d: dict) -> str:
@@ -121,10 +211,15 @@ def _human_explanation(d: dict) -> str:
                           for c in d["claims"])
 
 
+def _exact_rows(report: dict) -> list[dict]:
+    nan = {"WAR": float("nan"), "UAR": float("nan")}
+    return [report["exact"].get(name, nan) for name in report["datasets"]]
+
+
 def cmd_predict(args) -> int:
     pipe = _load(args)
-    results = pipe.predict(args.clips, label_set_name=args.label_set, question=args.question,
-                           do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    results = pipe.iter_predict(args.clips, label_set_name=args.label_set, question=args.question,
+                                do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     return _emit_all(results, args.json, _human_prediction)
 
 
@@ -132,9 +227,14 @@ def cmd_explain(args) -> int:
     from r1omni.explain import explain
 
     pipe = _load(args)
-    results = explain(pipe, args.clips, mode=args.mode, label_set=args.label_set, question=args.question,
-                      do_sample=args.sample, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    return _emit_all(results, args.json, _human_explanation)
+
+    def stream():  # one batch of clips at a time: results come out as they are ready, memory stays flat
+        for start in range(0, len(args.clips), args.batch_size):
+            yield from explain(pipe, args.clips[start : start + args.batch_size], mode=args.mode,
+                               label_set=args.label_set, question=args.question, do_sample=args.sample,
+                               max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+
+    return _emit_all(stream(), args.json, _human_explanation)
 
 
 def cmd_eval(args) -> int:
@@ -142,54 +242,105 @@ def cmd_eval(args) -> int:
 
     from r1omni.manifest import read_manifest
     from r1omni.metrics import confusion_matrix, scores_by_dataset
-    from r1omni.prompts import label_set
+    from r1omni.parallel import Shards
+    from r1omni.prompts import label_set, paper_answer
 
     labels = label_set(args.label_set)
     rows = read_manifest(args.manifest)
     if not rows:
         raise UsageError(f"manifest '{args.manifest}' lists no clips")
+    shards = Shards.from_env(args.device)  # under `accelerate launch`: this process's share of the clips
+    args.device = shards.device
     pipe = _load(args)
-    preds, errors = [], []
-    with tqdm(total=len(rows), desc="eval", unit="clip", file=sys.stderr, disable=None) as bar:
-        for start in range(0, len(rows), args.batch_size):
-            chunk = rows[start : start + args.batch_size]
-            for row, res in zip(chunk, pipe.predict([r.path for r in chunk], label_set_name=args.label_set,
-                                                   question=args.question, do_sample=args.sample,
-                                                   max_new_tokens=args.max_new_tokens,
-                                                   batch_size=args.batch_size), strict=True):
+    # per clip only what the scores need is kept; predictions (and --store results) are written as they
+    # come, or, under `accelerate launch`, gathered and written once by the main process
+    mine, kept = shards.shard(rows), []
+    writes = shards.is_main
+    out = open(args.predictions, "w", encoding="utf-8") if args.predictions and writes else None  # noqa: SIM115
+    store = None
+    if args.store and shards.is_main:
+        from r1omni.library_store import LibraryStore
+
+        store = LibraryStore(args.store)
+
+    def write(row, d: dict) -> None:
+        if store is not None:
+            store.put(str(pipe.checkpoint), row.path, args.label_set, d)
+        if out is not None and "error" not in d:
+            out.write(json.dumps({**d, "true_label": row.label, "dataset": row.dataset}) + "\n")
+
+    try:
+        quiet = None if shards.is_main else True
+        with tqdm(total=len(mine), desc="eval", unit="clip", file=sys.stderr, disable=quiet) as bar:
+            results = pipe.iter_predict([r.path for _, r in mine], label_set_name=args.label_set,
+                                        question=args.question, do_sample=args.sample,
+                                        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+            for (i, row), res in zip(mine, results, strict=True):
                 d = res.to_dict()
-                (errors if "error" in d else preds).append((row, d))
-            bar.update(len(chunk))
+                small = d if "error" in d else {"label": d["label"], "exact": paper_answer(d["text"]),
+                                                "well_formed": d["well_formed"], "clipped": d["clipped"]}
+                if shards.size == 1:
+                    write(row, d)
+                    kept.append((i, small))
+                else:
+                    kept.append((i, (small, d if (args.predictions or args.store) else None)))
+                bar.update(1)
+        gathered = shards.gather(kept)
+        if not shards.is_main:
+            return 0  # the main process writes the one report, predictions file and store
+        if shards.size > 1:
+            for row, (_, full) in zip(rows, gathered, strict=True):
+                if full is not None:
+                    write(row, full)
+            gathered = [small for small, _ in gathered]
+    finally:
+        if out is not None:
+            out.close()
+        if store is not None:
+            store.close()
+    preds = [(r, d) for r, d in zip(rows, gathered, strict=True) if "error" not in d]
+    errors = [(r, d) for r, d in zip(rows, gathered, strict=True) if "error" in d]
     scored = [(r, d) for r, d in preds if r.label is not None]
     y_true = [r.label for r, _ in scored]
     y_pred = [d["label"] for _, d in scored]
     rows_, cols, matrix = confusion_matrix(y_true, y_pred, labels)
+    exact = [(r, d) for r, d in preds if r.answer is not None]
     report = {
         "checkpoint": pipe.display_name,
         "manifest": str(args.manifest),
         "label_set": args.label_set,
         "datasets": scores_by_dataset(y_true, y_pred, [r.dataset for r, _ in scored]),
+        "exact": scores_by_dataset([r.answer for r, _ in exact], [d["exact"] for _, d in exact],
+                                   [r.dataset for r, _ in exact]),
+        "scoring": SCORING,
         "confusion": {"rows": rows_, "cols": cols, "matrix": matrix},
         "well_formed_rate": sum(d["well_formed"] for _, d in preds) / max(1, len(preds)),
+        # completions cut at --max-new-tokens before an end token: scored as given (mostly "no answer")
+        "clipped": sum(bool(d.get("clipped")) for _, d in preds),
         "errors": [{"clip": str(r.path), "error": d["error"]} for r, d in errors],
     }
-    if args.predictions:
-        with open(args.predictions, "w", encoding="utf-8") as fh:
-            for r, d in preds:
-                fh.write(json.dumps({**d, "true_label": r.label, "dataset": r.dataset}) + "\n")
-    human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}"
-                      for name, s in report["datasets"].items())
+    human = "\n".join(f"{name}: WAR {s['WAR']:.4f}  UAR {s['UAR']:.4f}  n={s['n']}  (normalised)   "
+                      f"exact WAR {e['WAR']:.4f}  UAR {e['UAR']:.4f}"
+                      for (name, s), e in zip(report["datasets"].items(), _exact_rows(report), strict=True))
+    if report["clipped"]:
+        human += f"\n{report['clipped']} completion(s) stopped at --max-new-tokens before an answer"
     _emit(report, args.json, human)
     for r, d in errors:
         print(f"error: {r.path}: {d['error']}", file=sys.stderr)
     return 2 if errors else 0
 
 
+SCORING = {
+    "datasets": "normalised: the answer mapped onto the label set (case, punctuation, synonyms such as "
+                "'Fearful' -> 'fear'), as the app and the confusion matrix read it",
+    "exact": "paper-exact: the first one-line <answer>...</answer> (else the whole response), stripped, equal "
+             "to the manifest's label as written, case-sensitive (the R1-Omni accuracy reward)",
+}
+
+
 def cmd_synth(args) -> int:
     from r1omni.synthetic import generate_clips
 
-    if args.n < 1:
-        raise UsageError("--n must be at least 1")
     modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     manifest = generate_clips(Path(args.out), n=args.n, seed=args.seed, modalities=modalities,
                               workers=args.workers)
@@ -222,6 +373,7 @@ COMMANDS = {
     "synth": cmd_synth,
     "layout": cmd_layout,
     "init-checkpoint": cmd_init_checkpoint,
+    "audit": audit_cli.run,
 }
 
 
@@ -231,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = build_parser().parse_args(argv)
+        check_args(args)
         return COMMANDS[args.command](args)
     except R1OmniError as err:
         if debug:

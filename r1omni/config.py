@@ -136,6 +136,14 @@ def _config_from_folder(folder: Path, kind: str) -> dict[str, Any] | None:
     return _clean(data)
 
 
+def _folder_of(name_or_path: object) -> Path | None:
+    """The checkpoint folder transformers passes as `name_or_path` (AutoConfig's from_dict path), if local."""
+    if not name_or_path:
+        return None
+    folder = Path(str(name_or_path)).expanduser()
+    return folder if folder.is_dir() else None
+
+
 def resolve_sub_config(kind: str, embedded: dict | None, path: str | None, base_dir: Path | None = None) -> dict:
     """Resolve the `kind` ("vision" | "audio" | "bert") sub-config dict: embedded, folder, preset by name."""
     if isinstance(embedded, dict):
@@ -214,7 +222,7 @@ class HumanOmniQwen2Config(Qwen2Config):
         self.bert_tokenizer_path = bert_tokenizer_path
         self.video_token_index = video_token_index
         self.audio_token_index = audio_token_index
-        base_dir = _CHECKPOINT_DIR.get()
+        base_dir = _CHECKPOINT_DIR.get() or _folder_of(kwargs.get("name_or_path"))
         self.vision_config = resolve_sub_config("vision", vision_config, mm_vision_tower, base_dir)
         self.audio_config = resolve_sub_config("audio", audio_config, mm_audio_tower, base_dir)
         # BERT has no path field in the released config: a bert_tokenizer_path folder holding a config.json
@@ -270,7 +278,10 @@ class HumanOmniQwen2Config(Qwen2Config):
 
 
 def load_config(folder: str | Path) -> HumanOmniQwen2Config:
-    """Read `folder/config.json` unchanged (unknown keys kept), resolving towers relative to the folder."""
+    """Read `folder/config.json` unchanged (unknown keys kept), resolving towers relative to the folder.
+
+    Goes through `HumanOmniQwen2Config.from_pretrained`, as `AutoConfig` / `AutoModelForCausalLM` do.
+    """
     folder = Path(folder)
     cfg_file = folder / "config.json"
     try:
@@ -284,12 +295,8 @@ def load_config(folder: str | Path) -> HumanOmniQwen2Config:
             f"{cfg_file} has model_type {data.get('model_type')!r}; "
             f"expected {MODEL_TYPE!r} (an R1-Omni/HumanOmni checkpoint)"
         )
-    data.pop("model_type")
-    token = _CHECKPOINT_DIR.set(folder)
-    try:
-        config = HumanOmniQwen2Config(**data)
-    finally:
-        _CHECKPOINT_DIR.reset(token)
+    # the same path as AutoConfig.from_pretrained(folder), so both build the same config (DESIGN 3.1)
+    config = HumanOmniQwen2Config.from_pretrained(str(folder), local_files_only=True)
     config._name_or_path = str(folder)
     return config
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from r1omni import media as media_lib
-from r1omni.errors import R1OmniError
+from r1omni.errors import R1OmniError, UsageError
 from r1omni.prompts import (
     AUDIO_TOKEN_INDEX,
     DEFAULT_QUESTION,
@@ -35,6 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CHECKPOINT = REPO_ROOT / "assets" / "demo-checkpoint"
 DEMO_DISPLAY_NAME = "demo model (synthetic training data)"
 SAMPLE_RATE = 16000
+# The original decodes greedily up to 2048 new tokens; used when the checkpoint's generation_config.json sets none.
+DEFAULT_MAX_NEW_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Prediction:
     notices: list[str]
     timings_ms: dict[str, float]
     completion_ids: list[int] = field(default_factory=list, repr=False)
+    clipped: bool = False  # generation stopped at max_new_tokens before an end token
 
     def to_dict(self) -> dict:
         return {
@@ -92,6 +96,7 @@ class Prediction:
             "modalities": self.modalities,
             "notices": self.notices,
             "timings_ms": self.timings_ms,
+            "clipped": self.clipped,
         }
 
 
@@ -103,6 +108,8 @@ class GenerationState:
     prompt_mask: torch.Tensor  # (B, L) attention mask of the left-padded prompts
     completions: list[list[int]]
     n_generated: int  # width of the generated block (longest completion incl. its end token)
+    clipped: list[bool] = field(default_factory=list)  # stopped at max_new_tokens without an end token
+    max_new_tokens: int = 0
 
 
 @dataclass
@@ -117,12 +124,10 @@ class ClipError:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise R1OmniError(f"device '{device}' requested but CUDA is not available; use --device cpu")
-    return torch.device(device)
+    """'auto' -> cuda when available, else cpu; an unknown or unavailable device is a one-line UsageError."""
+    from r1omni.checkpoint import resolve_device as resolve
+
+    return resolve(device)
 
 
 def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -148,8 +153,12 @@ class Pipeline:
         self.n_video_tokens = int(self.config.num_video_tokens)
         self.n_audio_tokens = int(self.config.num_audio_tokens)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        # the checkpoint's generation_config.json end ids and the tokenizer's end tokens all stop a completion
+        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        gen_eos = [] if gen_eos is None else ([gen_eos] if isinstance(gen_eos, int) else list(gen_eos))
         self.eos_ids = sorted(
-            {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if i is not None}
+            {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"), *gen_eos)
+             if i is not None}
             - {tokenizer.unk_token_id}
         )
         self._prompt_cache: dict[str, list[int]] = {}
@@ -182,9 +191,9 @@ class Pipeline:
     # ------------------------------------------------------------------ media
     def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
         """Decode (if needed) and turn a clip into model tensors; absent streams become mask baselines."""
-        if not isinstance(clip, media_lib.Clip):
-            clip = media_lib.decode_clip(clip, num_frames=self.num_frames)
         n = self.audio_num_samples
+        if not isinstance(clip, media_lib.Clip):  # only the model's audio window is decoded
+            clip = media_lib.decode_clip(clip, num_frames=self.num_frames, max_audio_s=n / SAMPLE_RATE)
         notices = list(clip.notices)
         if clip.has_video:
             pixels = media_lib.frames_to_pixels(clip.frames, self.image_size, mode=pixel_mode)
@@ -193,11 +202,9 @@ class Pipeline:
         if clip.has_audio:
             audio = np.asarray(clip.audio[:n], dtype=np.float32)
             features = media_lib.log_mel(audio, num_samples=n)
-            if len(clip.audio) > n + SAMPLE_RATE // 10:  # ignore codec padding of a few ms
-                notices.append(
-                    f"audio is {len(clip.audio) / SAMPLE_RATE:.1f} s long; the model hears only the first "
-                    f"{n / SAMPLE_RATE:.1f} s"
-                )
+            full_s = max(clip.audio_duration_s, len(clip.audio) / SAMPLE_RATE)
+            if full_s > (n + SAMPLE_RATE // 10) / SAMPLE_RATE:  # ignore codec padding of a few ms
+                notices.append(f"audio is {full_s:.1f} s long; the model hears only the first {n / SAMPLE_RATE:.1f} s")
         else:
             audio, features = None, media_lib.silence_features(n)
         return MediaInputs(
@@ -252,7 +259,8 @@ class Pipeline:
         question = question or DEFAULT_QUESTION
         if question not in self._prompt_cache:
             self._prompt_cache[question] = build_input_ids(
-                self.tokenizer, build_prompt(question), self.n_video_tokens, self.n_audio_tokens
+                self.tokenizer, build_prompt(question, tokenizer=self.tokenizer), self.n_video_tokens,
+                self.n_audio_tokens,
             )
         return self._prompt_cache[question]
 
@@ -288,39 +296,42 @@ class Pipeline:
         self,
         media: Sequence[MediaInputs],
         question: str | None = None,
-        do_sample: bool = False,
-        max_new_tokens: int = 256,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
+        do_sample: bool | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
         timings: dict | None = None,
         min_new_tokens: int | None = None,
         return_state: bool = False,
+        top_k: int | None = None,
     ) -> list[list[int]] | tuple[list[list[int]], GenerationState]:
         """Completion token ids (without the prompt and without the end token) for each clip.
 
-        With `return_state`, also the KV cache and masks that `label_distribution` can continue from.
+        Decoding settings come from the checkpoint's `generation_config.json` (repetition penalty, n-gram
+        blocking, sampling defaults, end ids), as in transformers; an argument that is not None overrides
+        its setting. With `return_state`, also the KV cache and masks that `label_distribution` can continue from.
         """
         prompt = self.prompt_ids(question)
         batch = self.collate(media, [prompt] * len(media), question)
         batch.pop("position_ids")  # generate derives positions from the attention mask
         clock = _FirstStepClock()
+        limit = self.max_new_tokens(max_new_tokens)
+        explicit = {"do_sample": do_sample, "temperature": temperature, "top_p": top_p, "top_k": top_k,
+                    "min_new_tokens": min_new_tokens}
         t0 = time.perf_counter()
-        kwargs = dict(do_sample=do_sample, temperature=temperature, top_p=top_p) if do_sample else {}
-        out = self.model.generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens,
-            do_sample=do_sample,
-            eos_token_id=self.eos_ids,
-            pad_token_id=self.pad_id,
-            logits_processor=[clock],
-            return_dict_in_generate=True,
-            use_cache=True,  # a checkpoint saved by a trainer may carry use_cache=False
-            **{k: v for k, v in kwargs.items() if k != "do_sample"},
+        # Generate from the spliced embeddings, as the original does: logits processors from the checkpoint
+        # (repetition penalty, n-gram blocking) then see only the generated tokens, never the placeholder ids.
+        embeds = self.model.model.embed_inputs(
+            batch.pop("input_ids"), batch.pop("pixel_values_videos"), batch.pop("input_features"),
+            batch.pop("gate_input_ids"), batch.pop("gate_attention_mask"),
         )
+        with warnings.catch_warnings():  # "applies only to newly generated tokens": what the original does
+            warnings.filterwarnings("ignore", message=r"Passing `\w+` with `inputs_embeds`")
+            out = self._generate_from(embeds, batch["attention_mask"], limit, clock, explicit)
         t1 = time.perf_counter()
-        new = out.sequences[:, batch["input_ids"].shape[1] :].tolist()
+        new = out.sequences.tolist()  # from embeddings alone, generate returns only the new tokens
         completions = [self._strip_end(seq) for seq in new]
+        clipped = [len(c) == len(seq) and len(seq) >= limit for c, seq in zip(completions, new, strict=True)]
         if timings is not None:
             first = clock.first or t1
             steps = max(1, max(len(c) for c in new) - 1)
@@ -329,12 +340,38 @@ class Pipeline:
             timings["ms_per_token"] = (t1 - first) * 1000 / steps
         if return_state:
             width = len(new[0]) if new else 0
-            return completions, GenerationState(out.cache, batch["attention_mask"], completions, width)
+            return completions, GenerationState(out.cache, batch["attention_mask"], completions, width, clipped, limit)
         return completions
+
+    def _generate_from(self, embeds, attention_mask, limit: int, clock, explicit: dict):
+        return self.model.generate(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            max_new_tokens=limit,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self._generation_pad_id(),
+            logits_processor=[clock],
+            return_dict_in_generate=True,
+            use_cache=True,  # a checkpoint saved by a trainer may carry use_cache=False
+            **{k: v for k, v in explicit.items() if v is not None},
+        )
+
+    def max_new_tokens(self, requested: int | None = None) -> int:
+        """`requested`, else the checkpoint's generation_config `max_new_tokens`, else 2048 (the original's)."""
+        if requested is not None:
+            if requested < 1:
+                raise UsageError(f"max_new_tokens must be at least 1, got {requested}")
+            return int(requested)
+        configured = getattr(getattr(self.model, "generation_config", None), "max_new_tokens", None)
+        return int(configured) if configured else DEFAULT_MAX_NEW_TOKENS
+
+    def _generation_pad_id(self) -> int:
+        configured = getattr(getattr(self.model, "generation_config", None), "pad_token_id", None)
+        return self.pad_id if configured is None else int(configured)
 
     def _strip_end(self, seq: list[int]) -> list[int]:
         for j, tok in enumerate(seq):
-            if tok in self.eos_ids or tok == self.pad_id:
+            if tok in self.eos_ids or tok == self.pad_id or tok == self._generation_pad_id():
                 return seq[:j]
         return seq
 
@@ -457,28 +494,56 @@ class Pipeline:
     # ------------------------------------------------------------------ predict
     def predict(
         self,
-        clips: Sequence[str | Path | media_lib.Clip | MediaInputs],
+        clips: Iterable[str | Path | media_lib.Clip | MediaInputs],
         label_set_name: str = "dfew",
         question: str | None = None,
-        do_sample: bool = False,
-        max_new_tokens: int = 256,
+        do_sample: bool | None = None,
+        max_new_tokens: int | None = None,
         batch_size: int = 8,
-        temperature: float = 1.0,
+        temperature: float | None = None,
     ) -> list[Prediction | ClipError]:
         """Answer every clip; a clip that cannot be read yields a ClipError and the others go on."""
+        return list(self.iter_predict(clips, label_set_name, question, do_sample, max_new_tokens, batch_size,
+                                      temperature))
+
+    def iter_predict(
+        self,
+        clips: Iterable[str | Path | media_lib.Clip | MediaInputs],
+        label_set_name: str = "dfew",
+        question: str | None = None,
+        do_sample: bool | None = None,
+        max_new_tokens: int | None = None,
+        batch_size: int = 8,
+        temperature: float | None = None,
+    ) -> Iterator[Prediction | ClipError]:
+        """`predict` as a stream, in input order: clips are decoded one batch at a time, so memory stays flat
+        over any number of clips (only one batch of media tensors is alive)."""
         labels = label_set(label_set_name)
-        results: list[Prediction | ClipError | None] = [None] * len(clips)
-        ready: list[tuple[int, MediaInputs, dict]] = []
-        for i, clip in enumerate(clips):
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        self.max_new_tokens(max_new_tokens)  # a bad limit fails before any clip is decoded
+        pending: list[tuple[MediaInputs, dict] | ClipError] = []  # in input order, at most batch_size media
+        n_ready = 0
+        for clip in clips:
             t0 = time.perf_counter()
             try:
                 m = clip if isinstance(clip, MediaInputs) else self.encode(clip)
             except R1OmniError as err:
-                results[i] = ClipError(str(getattr(clip, "path", clip)), str(err))
+                pending.append(ClipError(str(getattr(clip, "path", clip)), str(err)))
                 continue
-            ready.append((i, m, {"decode_and_features": (time.perf_counter() - t0) * 1000}))
-        for chunk in _batched(ready, batch_size):
-            media = [m for _, m, _ in chunk]
+            pending.append((m, {"decode_and_features": (time.perf_counter() - t0) * 1000}))
+            n_ready += 1
+            if n_ready == batch_size:
+                yield from self._answer_batch(pending, labels, question, do_sample, max_new_tokens, temperature)
+                pending, n_ready = [], 0
+        yield from self._answer_batch(pending, labels, question, do_sample, max_new_tokens, temperature)
+
+    def _answer_batch(self, pending, labels, question, do_sample, max_new_tokens, temperature):
+        """Generate and score the encoded clips of `pending` as one batch; yield every entry in order."""
+        chunk = [e for e in pending if not isinstance(e, ClipError)]
+        answers: list[Prediction] = []
+        if chunk:
+            media = [m for m, _ in chunk]
             timings: dict[str, float] = {}
             ids, state = self.generate(media, question, do_sample, max_new_tokens, temperature=temperature,
                                        timings=timings, return_state=True)
@@ -487,13 +552,21 @@ class Pipeline:
             dists = self.label_distribution(media, texts, labels, question, state=state)
             timings["probs"] = (time.perf_counter() - t0) * 1000
             share = {k: v / len(chunk) for k, v in timings.items() if k != "ms_per_token"}
-            for (i, m, own), c, text, dist in zip(chunk, ids, texts, dists, strict=True):
-                results[i] = self._prediction(m, c, text, dist, labels, {**own, **share}, timings)
-        return results  # type: ignore[return-value]
+            for (m, own), c, text, dist, cut in zip(chunk, ids, texts, dists, state.clipped, strict=True):
+                answers.append(self._prediction(m, c, text, dist, labels, {**own, **share}, timings,
+                                                state.max_new_tokens if cut else 0))
+        done = iter(answers)
+        for entry in pending:
+            yield entry if isinstance(entry, ClipError) else next(done)
 
-    def _prediction(self, m, ids, text, dist, labels, timings, batch_timings) -> Prediction:
+    def _prediction(self, m, ids, text, dist, labels, timings, batch_timings, clipped_at: int = 0) -> Prediction:
+        """`clipped_at`: the max_new_tokens limit the completion ran into (0: it ended with an end token)."""
         parsed = parse_response(text, tuple(labels))
         notices = list(m.notices) + parsed.notices
+        if clipped_at:
+            closed = "</answer>" in text
+            what = " without an end token" if closed else ", no answer"
+            notices.append(f"stopped after {clipped_at} tokens{what} (raise max_new_tokens)")
         t = {k: round(v, 2) for k, v in timings.items()}
         if "ms_per_token" in batch_timings:
             t["ms_per_token"] = round(batch_timings["ms_per_token"], 2)
@@ -510,6 +583,7 @@ class Pipeline:
             notices=notices,
             timings_ms=t,
             completion_ids=list(ids),
+            clipped=bool(clipped_at),
         )
 
 

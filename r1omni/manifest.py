@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from r1omni.errors import UsageError
-from r1omni.prompts import LABEL_SETS, normalize_label
+from r1omni.prompts import LABEL_SETS, normalize_label, paper_answer
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
@@ -28,6 +28,7 @@ class ManifestRow:
     dataset: str = "default"
     split: str | None = None
     meta: dict = field(default_factory=dict)
+    answer: str | None = None  # the ground truth as written (the paper's exact-match reference)
 
 
 class NotAManifest(UsageError):
@@ -143,6 +144,7 @@ def _read_csv(path: Path) -> list[ManifestRow]:
                     dataset=rec.get("dataset") or "default",
                     split=rec.get("split") or None,
                     meta=meta,
+                    answer=paper_answer(label) if label else None,
                 )
             )
     return rows
@@ -156,11 +158,12 @@ def _read_json(path: Path) -> list[ManifestRow]:
     for rec in data:
         if not isinstance(rec, dict) or "video" not in rec:
             raise UsageError(f"manifest '{path}' has a record without 'video'")
-        answer = None
+        answer, exact = None, None
         for turn in rec.get("conversations", []):
             if turn.get("from") == "gpt":
                 m = _ANSWER.search(turn.get("value", ""))
                 answer = (m.group(1) if m else turn.get("value", "")).strip()
+                exact = paper_answer(turn.get("value", ""))
         video = str(rec["video"])
         dataset = "mafw" if "MAFW" in video else ("dfew" if "DFEW" in video else "default")
         rows.append(
@@ -169,6 +172,7 @@ def _read_json(path: Path) -> list[ManifestRow]:
                 label=normalize_label(answer) if answer else None,
                 dataset=dataset,
                 meta={k: v for k, v in rec.items() if k not in ("video", "conversations")},
+                answer=exact or None,
             )
         )
     return rows

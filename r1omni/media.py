@@ -76,7 +76,9 @@ class Clip:
 
     frames: (T, H, W, 3) uint8 RGB at `frame_indices` (T = num_frames), or None without video.
     frame_times_s: start time of each sampled frame, seconds from the start of the video stream.
-    audio: (n,) float32, 16 kHz mono, the whole track (not cut to 30 s), or None without audio.
+    audio: (n,) float32, 16 kHz mono, the whole track, or only its first `max_audio_s` when decode_clip was
+        asked for a window (a long track is then never decoded in full), or None without audio.
+    audio_duration_s: length of the whole audio track (from the container when only a window was read).
     duration_s: the longest of the decoded streams.
     notices: plain-language remarks for the user (missing track -> which modality is masked).
     """
@@ -93,6 +95,7 @@ class Clip:
     num_video_frames: int = 0  # frames in the whole video stream (N of the sampling formula)
     fps: float = 0.0
     decoders: dict[str, str] = field(default_factory=dict)  # {"video": "decord"|"pyav", "audio": ...}
+    audio_duration_s: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- frames
@@ -312,6 +315,7 @@ class _Probe:
     audio: bool = False
     other_streams: tuple[str, ...] = ()
     container_duration_s: float = 0.0
+    audio_duration_s: float = 0.0  # the first audio stream's declared length (0 when unknown)
     width: int = 0
     height: int = 0
 
@@ -335,8 +339,10 @@ def _probe(path: str) -> _Probe:
             vs = [s for s in container.streams.video if _is_real_video(s)]
             width = int(vs[0].codec_context.width or 0) if vs else 0
             height = int(vs[0].codec_context.height or 0) if vs else 0
+            a = container.streams.audio[0] if container.streams.audio else None
+            a_dur = float(a.duration * a.time_base) if a is not None and a.duration and a.time_base else 0.0
             return _Probe(True, video=video, audio=audio, other_streams=other, container_duration_s=dur,
-                          width=width, height=height)
+                          audio_duration_s=a_dur or (dur if audio else 0.0), width=width, height=height)
     except Exception as err:  # av.error.* (InvalidDataError, ...), OSError
         return _Probe(False, error=_short(err))
 
@@ -454,11 +460,15 @@ def _audio_decord(path: str) -> np.ndarray:
     return arr.reshape(-1) if arr.shape[0] == 1 else arr.mean(axis=0)
 
 
-def _audio_pyav(path: str) -> np.ndarray | None:
-    """Decode the first audio stream to 16 kHz mono float32 with libswresample (same downmix as decord)."""
+def _audio_pyav(path: str, max_samples: int | None = None) -> np.ndarray | None:
+    """Decode the first audio stream to 16 kHz mono float32 with libswresample (same downmix as decord).
+
+    With `max_samples`, decoding stops once that many samples are out (memory bounded by the window).
+    """
     import av
 
     chunks: list[np.ndarray] = []
+    got = 0
     with _native_stderr_captured(), av.open(path) as container:
         if not container.streams.audio:
             return None
@@ -469,13 +479,18 @@ def _audio_pyav(path: str) -> np.ndarray | None:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
+                    got += chunks[-1].size
+                if max_samples is not None and got >= max_samples:
+                    break
         except av.error.FFmpegError as err:
             logger.debug("pyav stopped decoding audio of %s: %s", path, _short(err))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        if max_samples is None or got < max_samples:
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:  # the stream exists but holds no samples
         return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    audio = np.concatenate(chunks).astype(np.float32, copy=False)
+    return audio if max_samples is None else audio[:max_samples].copy()
 
 
 def _check_file(path: Path, shown: str, max_bytes: int) -> None:
@@ -502,11 +517,15 @@ def _check_file(path: Path, shown: str, max_bytes: int) -> None:
         raise MediaError(f"cannot read clip '{shown}': permission denied")
 
 
-def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | None = None) -> Clip:
-    """Decode `num_frames` midpoint frames and the full 16 kHz mono audio of a clip.
+def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | None = None,
+                max_audio_s: float | None = None) -> Clip:
+    """Decode `num_frames` midpoint frames and the 16 kHz mono audio of a clip (all of it, or the first
+    `max_audio_s` seconds: the model's window; the whole track's length is still in `audio_duration_s`).
 
     decord first (as the reference), PyAV for what decord cannot open (GIF, stills, odd containers) and
-    for audio decord cannot read. A missing track yields a notice; no usable track at all -> MediaError.
+    for audio decord cannot read. decord decodes a whole track at once, so a track declared longer than
+    the window (or of unknown length) is read by PyAV up to the window only. A missing track yields a
+    notice; no usable track at all -> MediaError.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -539,7 +558,16 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
     audio: np.ndarray | None = None
     audio_decoder = ""
     audio_err = ""
-    if want_audio:
+    window = None if max_audio_s is None else int(round(max_audio_s * SAMPLE_RATE))
+    # a track known to fit the window (1 s slack for codec padding) goes through decord as the reference does
+    fits = window is None or 0 < probe.audio_duration_s <= max_audio_s + 1.0
+    if want_audio and not fits and probe.ok:
+        try:
+            audio, audio_decoder = _audio_pyav(spath, window), "pyav"
+        except Exception as err:
+            audio_err = _short(err)
+            logger.debug("pyav could not read audio of %s: %s", spath, audio_err)
+    elif want_audio:
         try:
             audio = _audio_decord(spath)
             audio_decoder = "decord"
@@ -548,7 +576,7 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
             logger.debug("decord could not read audio of %s: %s", spath, audio_err)
         if (audio is None or audio.size == 0) and probe.ok:
             try:
-                pa = _audio_pyav(spath)
+                pa = _audio_pyav(spath, window)
             except Exception as err:
                 audio_err = _short(err)
                 pa = None
@@ -590,6 +618,9 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
             notices.append("audio track could not be decoded: audio masked (silence)")
 
     audio_s = audio.size / SAMPLE_RATE if has_audio else 0.0
+    if has_audio and window is not None and audio.size >= window:  # keep only the window; length from the container
+        audio = audio[:window]
+        audio_s = max(audio_s, probe.audio_duration_s)
     video_s = video.duration_s if has_video else 0.0
     duration = max(audio_s, video_s) or probe.container_duration_s
     decoders = {}
@@ -610,4 +641,5 @@ def decode_clip(path: str | os.PathLike, num_frames: int = 8, max_bytes: int | N
         num_video_frames=video.n_total if has_video else 0,
         fps=video.fps if has_video else 0.0,
         decoders=decoders,
+        audio_duration_s=float(audio_s),
     )

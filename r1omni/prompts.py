@@ -45,6 +45,7 @@ _SYNONYMS = {
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)  # the paper's format reward
+_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # the paper's accuracy reward: not DOTALL
 
 
 def label_set(name: str) -> tuple[str, ...]:
@@ -72,8 +73,51 @@ def normalize_label(answer: str | None, labels: tuple[str, ...] | None = None) -
     return canon if canon in labels else None
 
 
-def build_prompt(question: str = DEFAULT_QUESTION, system: str = DEFAULT_SYSTEM) -> str:
-    """The reference inference chat layout, with <video>/<audio> markers where media are spliced."""
+def paper_answer(text: str) -> str:
+    """The answer as the paper's accuracy reward reads it: the stripped first one-line `<answer>…</answer>`,
+    else the whole stripped text; compared exactly and case-sensitively (no label normalisation).
+
+    >>> paper_answer("<think>x</think><answer> Sad </answer>"), paper_answer(" sad "), paper_answer("<answer>a\\nb")
+    ('Sad', 'sad', '<answer>a\\nb')
+    """
+    match = _ANSWER_LINE.search(text or "")
+    return match.group(1).strip() if match else (text or "").strip()
+
+
+def build_prompt(question: str = DEFAULT_QUESTION, system: str | None = None, tokenizer=None) -> str:
+    """The chat prompt with <video>/<audio> markers where media are spliced.
+
+    With a `tokenizer` that has a chat template (the checkpoint's `chat_template` in tokenizer_config.json,
+    chat_template.jinja or chat_template.json), that template renders it, as the reference does:
+    `apply_chat_template([user: "<video>\\n<audio>\\n" + question], add_generation_prompt=True)`, then the
+    markers are wrapped in `<vi_start>..<vi_end>` / `<au_start>..<au_end>`. `system=None` keeps the template's
+    own default system turn. Without a template: the reference layout (Qwen2-VL's "You are a helpful
+    assistant." system turn unless `system` is given).
+
+    >>> build_prompt("Which emotion?").splitlines()[:3]
+    ['<|im_start|>system', 'You are a helpful assistant.<|im_end|>', '<|im_start|>user']
+    """
+    template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
+    if not template:
+        return reference_prompt(question, DEFAULT_SYSTEM if system is None else system)
+    messages = [{"role": "system", "content": system}] if system is not None else []
+    messages.append({"role": "user", "content": f"{VIDEO_MARKER}\n{AUDIO_MARKER}\n{question}"})
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception as e:  # a broken template in the checkpoint: one line for the user
+        from r1omni.errors import CheckpointError
+
+        raise CheckpointError(f"the checkpoint's chat template cannot render the prompt: {e}") from e
+    if VIDEO_MARKER not in text or AUDIO_MARKER not in text:
+        from r1omni.errors import CheckpointError
+
+        raise CheckpointError("the checkpoint's chat template drops the <video>/<audio> markers of the user turn")
+    text = text.replace(VIDEO_MARKER, f"<vi_start>{VIDEO_MARKER}<vi_end>", 1)
+    return text.replace(AUDIO_MARKER, f"<au_start>{AUDIO_MARKER}<au_end>", 1)
+
+
+def reference_prompt(question: str = DEFAULT_QUESTION, system: str = DEFAULT_SYSTEM) -> str:
+    """The reference inference chat layout (R1-Omni's Qwen2-VL template), written out."""
     return (
         f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"
         f"<vi_start>{VIDEO_MARKER}<vi_end>\n<au_start>{AUDIO_MARKER}<au_end>\n{question}<|im_end|>\n"

@@ -4,7 +4,8 @@
 
 Starts the app in-process on the demo checkpoint with assets/examples as the library, drives Debian's
 Chromium (fake camera and microphone) through Playwright: explains a clip in the Clip tab, runs the
-Library, lets the Live tab predict, and saves one PNG per tab, downscaled to keep the repository small.
+Library, lets the Live tab predict, audits a claim of a seeded audit store (scripts/audit_seed.py) in the
+Audit tab, and saves one PNG per tab, downscaled to keep the repository small.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> None:
     ap.add_argument("--clip", default=str(ROOT / "assets" / "examples" / "synth_00002.mp4"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--width", type=int, default=900)
-    ap.add_argument("--tabs", default="clip,library,live")
+    ap.add_argument("--tabs", default="clip,library,live,audit")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,11 +59,16 @@ def main() -> None:
     from r1omni.ui import launch_options
 
     work = Path(tempfile.mkdtemp())
+    tabs = args.tabs.split(",")
+    if "audit" in tabs:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from audit_seed import seed
+
+        seed(work / "results.sqlite", ROOT / "assets" / "examples", 4)
     settings = app_module.parse_args(["--library", str(ROOT / "assets" / "examples"), "--db",
                                       str(work / "results.sqlite"), "--port", str(free_port()), "--device", "cpu"])
     demo = app_module.build(settings)
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
-    tabs = args.tabs.split(",")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
@@ -96,6 +102,18 @@ def main() -> None:
                 expect(page.locator("#live-label")).to_contain_text("checkpoint:", timeout=LONG)
                 page.wait_for_timeout(4000)
                 save(page, out, "live", args.width)
+            if "audit" in tabs:
+                page.get_by_role("tab", name="Audit").click()
+                page.locator("#audit-name input, #audit-name textarea").first.fill("annotator-1")
+                page.locator("#audit-next").click()
+                expect(page.locator("#audit-claim-detail")).to_contain_text("Claim 1 of", timeout=LONG)
+                page.locator("#audit-item").click()
+                page.keyboard.press("s")
+                expect(page.locator("#audit-status")).to_contain_text("saved", timeout=LONG)
+                page.locator("#audit-claim label").first.click()
+                page.locator("#audit-evidence [data-seek]").first.click()
+                page.wait_for_timeout(1500)
+                save(page, out, "audit", args.width)
             browser.close()
     finally:
         demo.close()

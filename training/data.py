@@ -12,9 +12,11 @@ This module builds tensors; it does not train. It imports r1omni only through it
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 import torch
 
 from r1omni.errors import UsageError
-from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM, build_input_ids, build_prompt, normalize_label
+from r1omni.prompts import DEFAULT_QUESTION, build_input_ids, build_prompt, normalize_label
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +132,58 @@ def grpo_records(rows: Sequence[TrainRow]) -> list[dict[str, Any]]:
 # Media
 
 
+DEFAULT_CACHE_MB = 1024  # per process; the paper config's clips are about 6.1 MB each (8 x 224 px + 30 s of mel)
+
+
 @dataclass
 class EncodedClip:
     pixel_values_videos: torch.Tensor  # (T, 3, S, S) float32 in [-1, 1]
     input_features: torch.Tensor  # (128, L) Whisper log-mel
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.pixel_values_videos, self.input_features))
+
+
+class ClipCache:
+    """Encoded clips by path, least recently used first out, holding at most `max_bytes` of tensors.
+
+    Memory stays flat whatever the number of clips in the manifest; a clip larger than the whole budget
+    is not kept. `hits` / `misses` / `evictions` count what happened.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max(0, int(max_bytes))
+        self.nbytes = 0
+        self.hits = self.misses = self.evictions = 0
+        self._items: OrderedDict[str, EncodedClip] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str) -> EncodedClip | None:
+        clip = self._items.get(key)
+        if clip is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._items.move_to_end(key)
+        return clip
+
+    def put(self, key: str, clip: EncodedClip) -> None:
+        size = clip.nbytes
+        if size > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+        self._items[key] = clip
+        self.nbytes += size
+        while self.nbytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.nbytes -= dropped.nbytes
+            self.evictions += 1
 
 
 def encode_media(path: str | Path, config, pixel_mode: str = "pad") -> EncodedClip:
@@ -165,36 +214,115 @@ def gate_inputs(gate_tokenizer, questions: Sequence[str], max_length: int = 64) 
     return {"gate_input_ids": enc["input_ids"], "gate_attention_mask": enc["attention_mask"]}
 
 
+def _child_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _encode_by_value(path: str, config, pixel_mode: str) -> tuple[Any, Any, list[str]]:
+    """`encode_media` in a child, returned as numpy arrays: torch would share tensors through file
+    descriptors that die with a recycled child before the parent reads them."""
+    enc = encode_media(path, config, pixel_mode)
+    return enc.pixel_values_videos.numpy(), enc.input_features.numpy(), enc.notices
+
+
+class DecodePool:
+    """Decodes clips (`encode_media`) in child processes that are replaced after every `recycle` clips.
+
+    decord 0.6.0's AudioReader keeps about 0.3 MB per opened file (measured: bench/training_data_memory.py),
+    so a training process that decodes every clip itself grows with the number of clips (4 GB per rank
+    for 15,306 clips). Children start from a forkserver that has imported this module, so replacing them
+    is cheap; several workers also decode a batch in parallel. (The executor is replaced between
+    batches rather than through `max_tasks_per_child`, which can hang on Python 3.11.)
+    """
+
+    def __init__(self, workers: int = 1, recycle: int = 200):
+        import multiprocessing
+
+        self.workers, self.recycle = max(1, workers), max(1, recycle)
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["training.data"])
+        self._pool = None
+        self._decoded = 0
+        atexit.register(self.close)  # before interpreter teardown, where the executor's own cleanup fails
+
+    def encode_many(self, paths: Sequence[str], config, pixel_mode: str) -> list[EncodedClip]:
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is not None and self._decoded >= self.recycle:
+            self.close()
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_child_init)
+            self._decoded = 0
+        self._decoded += len(paths)
+        futures = [self._pool.submit(_encode_by_value, p, config, pixel_mode) for p in paths]
+        out = []
+        for f in futures:
+            pixels, feats, notices = f.result()  # a MediaError from a child is raised here, as in-process
+            out.append(EncodedClip(torch.from_numpy(pixels), torch.from_numpy(feats), notices))
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 class MediaEncoder:
-    """Callable rows -> batched media tensors, with an optional in-memory cache of encoded clips.
+    """Callable rows -> batched media tensors, with an in-memory LRU cache of encoded clips.
 
     Rows are dicts with `path` (or `video`) and `prompt`/`question`; `clip_fn`, when given, maps a row to
     an `EncodedClip` instead of decoding a file (the demo build uses it for in-memory synthetic clips).
+    The cache holds at most `cache_mb` MB of tensors per process (`ClipCache`); 0 or `cache=False` turns
+    it off (every row decoded again). With `decode_workers` > 0 files are decoded in recycled child
+    processes (`DecodePool`), so this process's memory does not grow with the number of clips decoded.
     """
 
     def __init__(self, config, gate_tokenizer, pixel_mode: str = "pad", cache: bool = True,
-                 clip_fn: Callable[[dict[str, Any]], EncodedClip] | None = None):
+                 clip_fn: Callable[[dict[str, Any]], EncodedClip] | None = None, cache_mb: float = DEFAULT_CACHE_MB,
+                 decode_workers: int = 0):
         self.config = config
         self.gate_tokenizer = gate_tokenizer
         self.pixel_mode = pixel_mode
         self.clip_fn = clip_fn
-        self._cache: dict[str, EncodedClip] | None = {} if cache else None
+        self._cache = ClipCache(int(cache_mb * 2**20)) if cache and cache_mb > 0 else None
+        self.decode_workers = decode_workers
+        self._pool: DecodePool | None = None
 
-    def encode_row(self, row: dict[str, Any]) -> EncodedClip:
-        if self.clip_fn is not None:
-            return self.clip_fn(row)
+    @staticmethod
+    def _path(row: dict[str, Any]) -> str:
         path = str(row.get("path") or row.get("video") or "")
         if not path:
             raise UsageError("training row has no 'path' or 'video' column")
-        if self._cache is not None and path in self._cache:
-            return self._cache[path]
-        enc = encode_media(path, self.config, self.pixel_mode)
-        if self._cache is not None:
-            self._cache[path] = enc
-        return enc
+        return path
+
+    def _decode(self, paths: Sequence[str]) -> list[EncodedClip]:
+        if self.decode_workers <= 0:
+            return [encode_media(p, self.config, self.pixel_mode) for p in paths]
+        if self._pool is None:
+            self._pool = DecodePool(self.decode_workers)
+        return self._pool.encode_many(paths, self.config, self.pixel_mode)
+
+    def encode_rows(self, rows: Sequence[dict[str, Any]]) -> list[EncodedClip]:
+        """One `EncodedClip` per row: cached ones, the others decoded together (in parallel with a pool)."""
+        if self.clip_fn is not None:
+            return [self.clip_fn(r) for r in rows]
+        paths = [self._path(r) for r in rows]
+        got: dict[str, EncodedClip] = {}
+        for p in paths:
+            if self._cache is not None and p not in got and (hit := self._cache.get(p)) is not None:
+                got[p] = hit
+        todo = list(dict.fromkeys(p for p in paths if p not in got))
+        for p, enc in zip(todo, self._decode(todo), strict=True):
+            got[p] = enc
+            if self._cache is not None:
+                self._cache.put(p, enc)
+        return [got[p] for p in paths]
+
+    def encode_row(self, row: dict[str, Any]) -> EncodedClip:
+        return self.encode_rows([row])[0]
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        clips = [self.encode_row(r) for r in rows]
+        clips = self.encode_rows(rows)
         questions = [str(r.get("prompt") or r.get("question") or DEFAULT_QUESTION) for r in rows]
         return {
             "pixel_values_videos": torch.stack([c.pixel_values_videos for c in clips]),  # (B, T, 3, S, S)
@@ -214,7 +342,7 @@ class SFTCollator:
     and padding), pixel_values_videos, input_features, gate_input_ids, gate_attention_mask.
     """
 
-    def __init__(self, tokenizer, media_encoder: MediaEncoder, system_prompt: str = DEFAULT_SYSTEM,
+    def __init__(self, tokenizer, media_encoder: MediaEncoder, system_prompt: str | None = None,
                  max_length: int | None = None):
         self.tokenizer = tokenizer
         self.media_encoder = media_encoder
@@ -225,8 +353,9 @@ class SFTCollator:
 
     def encode_text(self, question: str, target: str) -> tuple[list[int], list[int]]:
         """(input ids, labels) of one example; the completion ends with EOS."""
-        prompt = build_input_ids(self.tokenizer, build_prompt(question, self.system_prompt), self.n_video,
-                                 self.n_audio)
+        # the same prompt as Pipeline.prompt_ids: the checkpoint's chat template when it has one
+        prompt = build_input_ids(self.tokenizer, build_prompt(question, self.system_prompt, self.tokenizer),
+                                 self.n_video, self.n_audio)
         completion = self.tokenizer(target, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
         ids = prompt + completion
         labels = [-100] * len(prompt) + completion

@@ -536,9 +536,18 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
                                                                  "training_args.bin"))
     summary = {"settings": asdict(s), "timings_s": timings, "results": results, "sft_final_lm_loss": sft_loss}
     write_model_card(out, summary)
+    write_counterfactual_bank(out)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.info("demo checkpoint written to %s: %s", out, json.dumps(results))
     return summary
+
+
+def write_counterfactual_bank(out: Path) -> None:
+    """The model's own phrasings per (modality, label): the alternatives of contrastive claim support."""
+    from r1omni.explain.contrast import BANK_FILE, bank_to_json
+    from r1omni.synthetic import PHRASES
+
+    (out / BANK_FILE).write_text(bank_to_json(PHRASES))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

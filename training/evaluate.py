@@ -2,7 +2,8 @@
 
     python -m training.evaluate --checkpoint runs/demo/grpo --manifest runs/demo/test/manifest.csv
 
-Reports WAR, UAR (r1omni.metrics), the well-formed rate (`<think>…</think><answer>…</answer>`), and on
+Reports WAR, UAR (r1omni.metrics; normalised: answers mapped onto the label set), WAR_exact / UAR_exact
+(paper-exact: the `<answer>` text equals the label as written, case-sensitive), the well-formed rate (`<think>…</think><answer>…</answer>`), and on
 synthetic manifests the claim truthfulness (share of cue claims in `<think>` that are true for the clip,
 r1omni.synthetic.check_claims) and accuracy per cue modality. Also writes the demo model card.
 """
@@ -21,19 +22,21 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32, max_new_tokens: int = 96,
+def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32, max_new_tokens: int | None = None,
              label_set: str = "dfew", device: str = "cpu") -> dict[str, Any]:
     """Greedy predictions for every clip of `manifest` and their scores."""
     from r1omni.inference import Pipeline
     from r1omni.manifest import read_manifest
     from r1omni.metrics import uar, war
+    from r1omni.prompts import paper_answer
     from r1omni.synthetic import check_claims
 
     rows = read_manifest(manifest)
     pipe = Pipeline.load(str(checkpoint), device=device)
     preds = pipe.predict([str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
                          batch_size=batch_size)
-    y_true, y_pred, formed, truth_share, errors = [], [], [], [], 0
+    y_true, y_pred, formed, truth_share, errors, clipped = [], [], [], [], 0, 0
+    exact_true, exact_pred = [], []
     by_mod: dict[str, list[bool]] = defaultdict(list)
     for row, pred in zip(rows, preds, strict=True):
         if not hasattr(pred, "label"):
@@ -42,6 +45,10 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
         y_true.append(row.label)
         y_pred.append(pred.label)
         formed.append(bool(pred.well_formed))
+        if row.answer is not None:
+            exact_true.append(row.answer)
+            exact_pred.append(paper_answer(pred.text))
+        clipped += bool(pred.clipped)
         mod = row.meta.get("cue_modality")
         if mod:
             by_mod[mod].append(pred.label == row.label)
@@ -49,6 +56,10 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
             truth_share.append(n_true / n_total if n_total else 0.0)
     result = {
         "n": len(y_true), "errors": errors, "WAR": war(y_true, y_pred), "UAR": uar(y_true, y_pred),
+        # paper-exact: <answer> text == the label as written, case-sensitive (the R1-Omni accuracy reward);
+        # WAR/UAR above are normalised (answers mapped onto the label set)
+        "WAR_exact": war(exact_true, exact_pred), "UAR_exact": uar(exact_true, exact_pred),
+        "clipped": clipped,  # completions cut at max_new_tokens before an end token (scored as given)
         "well_formed": float(np.mean(formed)) if formed else float("nan"),
         "claim_truth": float(np.mean(truth_share)) if truth_share else None,
         "by_cue_modality": {k: float(np.mean(v)) for k, v in sorted(by_mod.items())},
@@ -133,7 +144,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--checkpoint", action="append", required=True, help="checkpoint folder (repeatable)")
     p.add_argument("--manifest", required=True, help="CSV manifest (DESIGN 3.4)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="default: the checkpoint's generation_config.json, else 2048")
     p.add_argument("--json", type=Path, help="also write the results here")
     a = p.parse_args(argv)
     setup_logging()

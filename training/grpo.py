@@ -19,10 +19,11 @@ from training.sft import (
     MetricsCSVCallback,
     ScriptArguments,
     check_cpu_args,
+    check_resumable,
     freeze_parameters,
     load_components,
     parse_recipe,
-    save_output,
+    save_trained,
     setup_logging,
 )
 
@@ -36,9 +37,31 @@ PAPER_GRPO = dict(
 
 def check_grpo_args(train_args) -> None:
     """Fail at start-up, not at step 3,000 (TRL's GRPOConfig checks the batch divisibility itself)."""
+    from training.trainer import refuse_media_dropping
+
+    refuse_media_dropping(train_args)
     if train_args.gradient_checkpointing:
         logger.warning("gradient checkpointing turned off: the HumanOmni model does not use it")
         train_args.gradient_checkpointing = False
+
+
+def grounding_reward(script: ScriptArguments, clip_fn=None):
+    """`GroundingReward` judged by a frozen copy of the starting checkpoint (`grounding_checkpoint`, default
+    `model_name_or_path`) with the `grounding_judge` method, on this process's device."""
+    from accelerate import PartialState
+
+    from r1omni.errors import UsageError
+    from r1omni.inference import Pipeline
+    from training.rewards import CLAIM_JUDGES, GroundingReward, clip_of_row
+
+    if script.grounding_judge not in CLAIM_JUDGES:
+        raise UsageError(f"unknown grounding_judge '{script.grounding_judge}'; choose one of: "
+                         f"{', '.join(CLAIM_JUDGES)}")
+    folder = script.grounding_checkpoint or script.model_name_or_path
+    device = PartialState().device
+    judge = Pipeline.load(folder, device=str(device), allow_pickle=script.allow_pickle)
+    return GroundingReward(CLAIM_JUDGES[script.grounding_judge](judge), clip_fn=clip_fn or clip_of_row,
+                           penalty=script.grounding_penalty)
 
 
 def main(script: ScriptArguments, train_args, media_encoder=None, records=None) -> Path:
@@ -54,8 +77,9 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
 
     logger.info("script arguments: %s", script)
     logger.info("training arguments: %s", train_args.to_json_string())
-    reward_funcs = get_rewards(script.reward_funcs)
+    reward_funcs = get_rewards(script.reward_funcs, grounding=lambda: grounding_reward(script))
     check_grpo_args(train_args)
+    check_resumable(train_args)
     if records is None:
         rows = load_rows(script.train_manifest, script.question)[: script.max_train_samples]
         records = grpo_records(rows)
@@ -63,7 +87,8 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
     trainable, total = freeze_parameters(model, script.freeze)
     logger.info("trainable parameters: %d of %d", trainable, total)
     if media_encoder is None:
-        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode)
+        media_encoder = MediaEncoder(model.config, gate_tokenizer, script.pixel_mode, cache_mb=script.media_cache_mb,
+                                     decode_workers=script.decode_workers)
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = OmniGRPOTrainer(
         model=model, reward_funcs=reward_funcs, args=train_args, train_dataset=Dataset.from_list(records),
@@ -71,7 +96,7 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
         system_prompt=script.system_prompt,
     )
     trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
-    return save_output(trainer.model, tokenizer, gate_tokenizer, train_args.output_dir)
+    return save_trained(trainer, tokenizer, gate_tokenizer, train_args.output_dir)
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -6,6 +6,10 @@ of strings otherwise, and every other dataset column (``solution``, ``label``, t
 cue columns, ...) arrives as a list in ``kwargs``. Each reward returns one float per completion, or
 ``None`` where the row cannot be scored (TRL turns it into NaN and leaves it out of the mean).
 
+`GroundingReward` (``grounding_reward``) asks the explanation engine whether each claim's cited modality
+supports it and costs reward for every claim that is not grounded; it needs a judge model, so
+`training.grpo` builds it (`get_rewards(..., grounding=factory)`).
+
 `accuracy_reward` and `format_reward` reproduce R1-Omni's rewards (arXiv 2503.05379; the R1-Omni /
 R1-V ``open_r1/grpo.py``), including their quirks: exact, case-sensitive comparison and a non-DOTALL
 ``<answer>`` pattern. Rewards never raise on model output. This module knows nothing about models.
@@ -22,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 RewardFunc = Callable[..., list[float | None]]
 
-_ANSWER_LINE = re.compile(r"<answer>(.*?)</answer>")  # compat: not DOTALL, as the paper's accuracy reward
 _FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 _THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
@@ -53,8 +56,9 @@ def extract_answer(text: str) -> str:
     >>> extract_answer("<answer>a\\nb</answer>")  # the pattern is not DOTALL: no match, whole text
     '<answer>a\\nb</answer>'
     """
-    match = _ANSWER_LINE.search(text)
-    return match.group(1).strip() if match else text.strip()
+    from r1omni.prompts import paper_answer
+
+    return paper_answer(text)  # one reading of the paper's answer for the reward and `r1omni eval`'s exact scores
 
 
 def _ground_truths(n: int, kwargs: dict[str, Any]) -> list[str | None]:
@@ -164,6 +168,80 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
     return rewards
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Grounding: claims whose cited modality gives no support cost reward
+
+# A claim judge: (clips, completion texts, manifest rows or None) -> per completion, one bool per claim that
+# cites a modality (True = grounded), or None when the clip cannot be scored. Judges are pluggable
+# (CLAIM_JUDGES): "shapley" uses modality Shapley of the claim's sentence; a contrastive judge plugs in the
+# same way.
+ClaimJudge = Callable[[Sequence[Any], Sequence[str], Sequence[dict[str, Any]] | None], list[list[bool] | None]]
+UNGROUNDED_FLAGS = frozenset({"unsupported", "cites absent modality", "cites masked modality"})
+
+
+def shapley_judge(pipe, batch_size: int = 8, **explain_options: Any) -> ClaimJudge:
+    """Claim judge from `r1omni.explain.explain` (mode "fast", the completion teacher-forced): a claim is
+    grounded unless it is flagged unsupported (its sentence's Shapley for the cited modality is ~0 or
+    negative) or cites an absent / masked modality."""
+
+    def judge(clips, completions, rows=None):
+        from r1omni.explain import explain
+
+        results = explain(pipe, list(clips), mode="fast", completions=list(completions), batch_size=batch_size,
+                          **explain_options)
+        out: list[list[bool] | None] = []
+        for res in results:
+            claims = getattr(res, "claims", None)
+            out.append(None if claims is None else
+                       [not (set(c.get("flags") or []) & UNGROUNDED_FLAGS) for c in claims if c.get("cites")])
+        return out
+
+    return judge
+
+
+CLAIM_JUDGES: dict[str, Callable[..., ClaimJudge]] = {"shapley": shapley_judge}
+
+
+def clip_of_row(row: dict[str, Any]) -> Any:
+    """The clip a GRPO row stands for: its `path` (or `video`) column."""
+    return row.get("path") or row.get("video")
+
+
+class GroundingReward:
+    """``-penalty x (ungrounded claims / claims citing a modality)`` per completion: 0.0 when every cited
+    claim is grounded (or none cites a modality), None when the judge cannot score the clip.
+
+    `judge` is a `ClaimJudge`; `clip_fn` maps a dataset row (the columns TRL passes) to what the judge
+    takes (a path by default; the demo build passes in-memory `MediaInputs`).
+    """
+
+    __name__ = "grounding_reward"
+
+    def __init__(self, judge: ClaimJudge, clip_fn: Callable[[dict[str, Any]], Any] = clip_of_row,
+                 penalty: float = 1.0):
+        self.judge = judge
+        self.clip_fn = clip_fn
+        self.penalty = penalty
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        n = len(completions)
+        rows = [_row(kwargs, i, n) for i in range(n)]
+        clips = [self.clip_fn(r) for r in rows]
+        texts = [completion_text(c) for c in completions]
+        try:
+            verdicts = self.judge(clips, texts, rows)
+        except Exception as err:  # a reward must never stop training on odd model text
+            logger.warning("grounding_reward: judge failed, no grounding reward this batch: %s", err)
+            return [None] * n
+        rewards: list[float | None] = []
+        for v in verdicts:
+            if v is None:
+                rewards.append(None)
+            else:
+                rewards.append(-self.penalty * sum(not g for g in v) / len(v) if v else 0.0)
+        return rewards
+
+
 REWARDS: dict[str, RewardFunc] = {
     "accuracy_reward": accuracy_reward,
     "format_reward": format_reward,
@@ -172,8 +250,10 @@ REWARDS: dict[str, RewardFunc] = {
 }
 
 
-def get_rewards(names: Sequence[str]) -> list[RewardFunc]:
+def get_rewards(names: Sequence[str], grounding: Callable[[], RewardFunc] | None = None) -> list[RewardFunc]:
     """Reward functions by name, in order; unknown names raise UsageError listing the valid ones.
+
+    ``grounding_reward`` is built by ``grounding()`` (it needs a judge model; training.grpo supplies it).
 
     >>> [f.__name__ for f in get_rewards(["accuracy_reward", "format_reward"])]
     ['accuracy_reward', 'format_reward']
@@ -182,9 +262,12 @@ def get_rewards(names: Sequence[str]) -> list[RewardFunc]:
 
     if isinstance(names, str):
         names = [names]
-    unknown = [n for n in names if n not in REWARDS]
+    valid = [*REWARDS, "grounding_reward"]
+    unknown = [n for n in names if n not in valid]
     if unknown:
-        raise UsageError(f"unknown reward {', '.join(map(repr, unknown))}; valid rewards: {', '.join(REWARDS)}")
+        raise UsageError(f"unknown reward {', '.join(map(repr, unknown))}; valid rewards: {', '.join(valid)}")
     if not names:
-        raise UsageError(f"no reward functions given; valid rewards: {', '.join(REWARDS)}")
-    return [REWARDS[n] for n in names]
+        raise UsageError(f"no reward functions given; valid rewards: {', '.join(valid)}")
+    if "grounding_reward" in names and grounding is None:
+        raise UsageError("grounding_reward needs a judge model: run it through training.grpo")
+    return [grounding() if n == "grounding_reward" else REWARDS[n] for n in names]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
+from transformers import TrainerCallback, set_seed
 
 from r1omni.prompts import DEFAULT_QUESTION
 
@@ -38,7 +38,9 @@ class ScriptArguments:
         default=None, metadata={"help": "build a fresh model from this r1omni preset (tiny, demo) instead"}
     )
     question: str | None = field(default=None, metadata={"help": "override the question of every row"})
-    system_prompt: str = field(default="You are a helpful assistant.", metadata={"help": "chat system prompt"})
+    system_prompt: str | None = field(default=None, metadata={
+        "help": "chat system prompt (default: the checkpoint chat template's own, else 'You are a helpful assistant.')"
+    })
     pixel_mode: str = field(default="pad", metadata={"help": "frame resize: pad (as R1-Omni trained) or squash"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N rows"})
     freeze: list[str] = field(
@@ -48,6 +50,17 @@ class ScriptArguments:
         default_factory=lambda: ["accuracy_reward", "format_reward"], metadata={"help": "GRPO rewards (by name)"}
     )
     allow_pickle: bool = field(default=False, metadata={"help": "allow loading .bin/pickle weights"})
+    grounding_judge: str = field(default="shapley", metadata={"help": "grounding_reward claim judge (see rewards)"})
+    grounding_checkpoint: str | None = field(
+        default=None, metadata={"help": "grounding_reward judge model folder (default: model_name_or_path)"}
+    )
+    grounding_penalty: float = field(default=1.0, metadata={"help": "grounding_reward cost of all claims ungrounded"})
+    decode_workers: int = field(
+        default=0, metadata={"help": "decode clips in this many recycled child processes (0 = in process)"}
+    )
+    media_cache_mb: float = field(
+        default=1024, metadata={"help": "per-process budget of the encoded-clip LRU cache in MB (0 = off)"}
+    )
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -93,15 +106,29 @@ def load_components(script: ScriptArguments, texts: list[str] | None = None):
     raise UsageError("set model_name_or_path (a checkpoint folder) or init_preset (tiny, demo) in the recipe")
 
 
-def save_output(model, tokenizer, gate_tokenizer, out_dir: str | Path) -> Path:
+def save_output(model, tokenizer, gate_tokenizer, out_dir: str | Path, state_dict: dict | None = None) -> Path:
     """Write a checkpoint folder that r1omni.Pipeline loads (safetensors, tokenizers, config)."""
     from r1omni.checkpoint import save_checkpoint
 
     out = Path(out_dir)
     model.config.use_cache = True  # trainers switch the KV cache off for training; the checkpoint is for inference
-    save_checkpoint(model, out, tokenizer=tokenizer, bert_tokenizer=gate_tokenizer)
+    save_checkpoint(model, out, tokenizer=tokenizer, bert_tokenizer=gate_tokenizer, state_dict=state_dict)
     logger.info("saved checkpoint to %s", out)
     return out
+
+
+def save_trained(trainer, tokenizer, gate_tokenizer, out_dir: str | Path) -> Path:
+    """`save_output` of a trainer's model, written once whatever the number of processes.
+
+    Every rank takes part in gathering the full state dict (`accelerator.get_state_dict`: under ZeRO-3 /
+    FSDP the local tensors are shards); only the main process writes; all ranks wait for the files.
+    """
+    accelerator = trainer.accelerator
+    state_dict = accelerator.get_state_dict(trainer.model_wrapped)
+    if accelerator.is_main_process:
+        save_output(accelerator.unwrap_model(trainer.model), tokenizer, gate_tokenizer, out_dir, state_dict)
+    accelerator.wait_for_everyone()
+    return Path(out_dir)
 
 
 class MetricsCSVCallback(TrainerCallback):
@@ -126,6 +153,26 @@ class MetricsCSVCallback(TrainerCallback):
             writer.writerows(self.rows)
 
 
+def check_resumable(train_args) -> None:
+    """`--resume_from_checkpoint DIR` must find optimizer, scheduler and RNG state, not just weights.
+
+    transformers resumes a `save_only_model` checkpoint without a word, with a fresh optimizer and
+    scheduler: the run then ends somewhere else than the uninterrupted one. Refuse that in one line.
+    """
+    from r1omni.errors import UsageError
+
+    ckpt = train_args.resume_from_checkpoint
+    if not ckpt or isinstance(ckpt, bool):
+        return
+    folder = Path(ckpt)
+    if not (folder / "trainer_state.json").is_file():
+        raise UsageError(f"--resume_from_checkpoint '{folder}' is not a trainer checkpoint (no trainer_state.json)")
+    has_optimizer = (folder / "optimizer.pt").is_file() or any(folder.glob("global_step*"))  # plain / DeepSpeed
+    if not has_optimizer or not any(folder.glob("rng_state*.pth")):
+        raise UsageError(f"checkpoint '{folder}' holds no optimizer/RNG state (saved with save_only_model: true); "
+                         "it cannot be resumed exactly")
+
+
 def check_cpu_args(train_args) -> None:
     """TRL defaults to bf16 + gradient checkpointing; on a CPU-only machine fall back with a warning."""
     if not torch.cuda.is_available():
@@ -144,27 +191,31 @@ def main(script: ScriptArguments, train_args) -> Path:
 
     logger.info("script arguments: %s", script)
     logger.info("training arguments: %s", train_args.to_json_string())
+    check_resumable(train_args)
     rows = load_rows(script.train_manifest, script.question)[: script.max_train_samples]
     records = sft_records(rows)
+    set_seed(train_args.seed)  # a fresh preset model starts from the same weights on every rank and world size
     model, tokenizer, gate_tokenizer = load_components(script, [r["target"] for r in records])
     trainable, total = freeze_parameters(model, script.freeze)
     logger.info("trainable parameters: %d of %d", trainable, total)
     train_args.remove_unused_columns = False
     train_args.dataset_kwargs = {"skip_prepare_dataset": True}
-    collator = SFTCollator(tokenizer, MediaEncoder(model.config, gate_tokenizer, script.pixel_mode),
+    collator = SFTCollator(tokenizer, MediaEncoder(model.config, gate_tokenizer, script.pixel_mode,
+                                                 cache_mb=script.media_cache_mb,
+                                                 decode_workers=script.decode_workers),
                            script.system_prompt)
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = SFTTrainer(model=model, args=train_args, data_collator=collator,
                          train_dataset=Dataset.from_list(records), processing_class=tokenizer, callbacks=[csv_cb])
     trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
-    return save_output(trainer.model, tokenizer, gate_tokenizer, train_args.output_dir)
+    return save_trained(trainer, tokenizer, gate_tokenizer, train_args.output_dir)
 
 
 def parse_recipe(stage: str, config_cls, argv: list[str] | None = None):
     """(ScriptArguments, config_cls) from `--config recipe.yaml` plus command-line overrides.
 
-    A recipe's top-level keys are shared by both stages; its `sft:` / `grpo:` sections hold the keys of
-    that stage (they win over the top level). Command-line flags (e.g. `--resume_from_checkpoint DIR`)
+    A recipe's top-level keys are shared by every stage; its `sft:` / `grpo:` / `dpo:` sections hold the keys
+    of that stage (they win over the top level). Command-line flags (e.g. `--resume_from_checkpoint DIR`)
     win over the recipe. Unknown keys are an error.
     """
     import yaml
@@ -182,7 +233,7 @@ def parse_recipe(stage: str, config_cls, argv: list[str] | None = None):
             recipe = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as err:
             raise UsageError(f"cannot read recipe '{path}': {err}") from None
-        sections = {k: recipe.pop(k) for k in ("sft", "grpo", "demo") if isinstance(recipe.get(k), dict)}
+        sections = {k: recipe.pop(k) for k in ("sft", "grpo", "dpo", "demo") if isinstance(recipe.get(k), dict)}
         values = {**recipe, **sections.get(stage, {})}
     parser = TrlParser((ScriptArguments, config_cls))
     unknown = parser.set_defaults_with_config(**values)

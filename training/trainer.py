@@ -15,7 +15,11 @@ each of which calls the TRL method it overrides (no copied training loop):
 
 Placeholder ids are negative and cannot be sampled; the other special tokens that only belong in the
 prompt (chat markers, media brackets, pad) are suppressed during sampling. `check_trl_overrides()`
-verifies that the TRL methods still exist with the signatures relied on here.
+verifies that the TRL methods still exist with the signatures relied on here; `check_generated`,
+`check_scored` and `check_logps` check, on every call, that what the TRL methods return still has the
+types, keys and batch shapes the overrides rely on (a `TRLContractError` instead of wrong training).
+Options under which TRL would generate from token ids alone (vLLM, continuous batching, tools,
+environments, a rollout function) are refused at construction (`refuse_media_dropping`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,53 @@ TRL_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
+class TRLContractError(RuntimeError):
+    """What a TRL private method returned no longer has the shape the overrides rely on."""
+
+
+def _expect(ok: bool, what: str) -> None:
+    if not ok:
+        raise TRLContractError(f"trl.GRPOTrainer {what} (OmniGRPOTrainer was written against trl==1.16.0)")
+
+
+def check_generated(result: Any, n_prompts: int) -> None:
+    """`_generate_single_turn` -> (completion ids: one list of ints per prompt row, logprobs or None)."""
+    _expect(isinstance(result, tuple) and len(result) == 2, f"_generate_single_turn returned {type(result)}, "
+            "not (completion_ids, logprobs)")
+    ids = result[0]
+    _expect(isinstance(ids, list) and len(ids) == n_prompts, f"_generate_single_turn gave {len(ids)} completions "
+            f"for {n_prompts} prompt rows")
+    _expect(all(isinstance(c, list) and all(isinstance(t, int) for t in c) for c in ids),
+            "_generate_single_turn completions are not lists of token ids")
+
+
+SCORED_KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages")
+
+
+def check_scored(output: Any, n_rows: int) -> None:
+    """`_generate_and_score_completions` -> dict of batch-first tensors (TRL shuffles / splits every tensor
+    value along dim 0, which is how the media added to it reach the right micro-batch)."""
+    _expect(isinstance(output, dict), f"_generate_and_score_completions returned {type(output)}, not a dict")
+    missing = [k for k in SCORED_KEYS if k not in output]
+    _expect(not missing, f"_generate_and_score_completions output lacks {missing}")
+    for key in SCORED_KEYS:
+        value = output[key]
+        _expect(isinstance(value, torch.Tensor) and value.size(0) == n_rows,
+                f"_generate_and_score_completions['{key}'] is not a tensor with {n_rows} rows")
+    _expect(output["completion_ids"].shape == output["completion_mask"].shape,
+            "_generate_and_score_completions completion ids / mask shapes differ")
+
+
+def check_logps(result: Any, n_rows: int, logits_to_keep: int) -> None:
+    """`_get_per_token_logps_and_entropies` -> (logps (n, logits_to_keep), entropies or None, aux or None)."""
+    _expect(isinstance(result, tuple) and len(result) == 3, "_get_per_token_logps_and_entropies no longer returns "
+            "(logps, entropies, aux_loss)")
+    logps = result[0]
+    _expect(isinstance(logps, torch.Tensor) and tuple(logps.shape) == (n_rows, logits_to_keep),
+            f"_get_per_token_logps_and_entropies logps shape {getattr(logps, 'shape', None)} != "
+            f"({n_rows}, {logits_to_keep})")
+
+
 def check_trl_overrides() -> None:
     """Raise RuntimeError if TRL's GRPOTrainer lacks a method (or parameter) the subclass overrides."""
     for name, expected in TRL_OVERRIDES.items():
@@ -58,6 +109,32 @@ def check_trl_overrides() -> None:
         params = tuple(inspect.signature(method).parameters)
         if params[: len(expected)] != expected:
             raise RuntimeError(f"trl.GRPOTrainer.{name}{params} changed; expected leading {expected} (trl==1.16.0)")
+
+
+# GRPOTrainer options whose code paths bypass the media plumbing below: completions would be generated
+# (or rolled out) from token ids alone, silently without video and audio.
+MEDIA_DROPPING_OPTIONS = {
+    "use_vllm": "vLLM generation gets token ids only",
+    "use_transformers_continuous_batching": "generate_batch() gets token ids only",
+}
+MEDIA_DROPPING_ARGUMENTS = {
+    "rollout_func": "a rollout function generates without the media",
+    "tools": "tool turns are generated without the media",
+    "environment_factory": "environment turns are generated without the media",
+}
+
+
+def refuse_media_dropping(grpo_args, **trainer_kwargs: Any) -> None:
+    """UsageError (one line) for a GRPO option under which video and audio would be dropped silently."""
+    from r1omni.errors import UsageError
+
+    for option, why in MEDIA_DROPPING_OPTIONS.items():
+        if getattr(grpo_args, option, False):
+            raise UsageError(f"{option} is not supported by OmniGRPOTrainer: {why}, so video and audio would be "
+                             "dropped")
+    for name, why in MEDIA_DROPPING_ARGUMENTS.items():
+        if trainer_kwargs.get(name):
+            raise UsageError(f"{name} is not supported by OmniGRPOTrainer: {why}")
 
 
 def sampling_suppress_ids(tokenizer) -> list[int]:
@@ -88,6 +165,7 @@ class OmniGRPOTrainer(GRPOTrainer):
     def __init__(self, *args: Any, media_encoder: MediaEncoder, system_prompt: str | None = None, **kwargs: Any):
         check_trl_overrides()
         grpo_args = kwargs.get("args")
+        refuse_media_dropping(grpo_args, **{k: kwargs.get(k) for k in MEDIA_DROPPING_ARGUMENTS})
         tokenizer = kwargs.get("processing_class")
         if grpo_args is not None and tokenizer is not None:
             suppress = sampling_suppress_ids(tokenizer)
@@ -105,8 +183,9 @@ class OmniGRPOTrainer(GRPOTrainer):
             return super()._tokenize_prompts(prompts)
         config = self.accelerator.unwrap_model(self.model).config
         n_video, n_audio = config.num_video_tokens, config.num_audio_tokens
-        layout = {"system": self.system_prompt} if self.system_prompt is not None else {}
-        ids = [build_input_ids(self._tokenizer, build_prompt(q, **layout), n_video, n_audio) for q in prompts]
+        # the same prompt as Pipeline.prompt_ids: the checkpoint's chat template when it has one
+        ids = [build_input_ids(self._tokenizer, build_prompt(q, self.system_prompt, self._tokenizer), n_video, n_audio)
+               for q in prompts]
         return ids, None, {}
 
     # 2. media for the whole generation batch
@@ -115,6 +194,7 @@ class OmniGRPOTrainer(GRPOTrainer):
         self._media = {k: v.to(device) for k, v in self.media_encoder(inputs).items()}
         try:
             output = super()._generate_and_score_completions(inputs)
+            check_scored(output, len(inputs))
             output.update(self._media)
         finally:
             self._media = {}
@@ -123,7 +203,9 @@ class OmniGRPOTrainer(GRPOTrainer):
     # 3. media into generate()
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
         fields = {**(multimodal_fields or {}), **self._media}
-        return super()._generate_single_turn(prompt_ids, images, fields, num_generations, *args, **kwargs)
+        result = super()._generate_single_turn(prompt_ids, images, fields, num_generations, *args, **kwargs)
+        check_generated(result, len(prompt_ids))
+        return result
 
     # 4. media of the micro-batch into the loss forward
     def _compute_loss(self, model, inputs):
@@ -151,8 +233,10 @@ class OmniGRPOTrainer(GRPOTrainer):
             end = min(start + batch_size, n)
             chunk_media = {k: v[start:end] for k, v in self._media.items()}
             with inject_forward_kwargs(model, chunk_media):
-                lp, ent, ax = parent(model, input_ids[start:end], attention_mask[start:end], logits_to_keep,
-                                     end - start, compute_entropy, compute_aux_loss, **kwargs)
+                result = parent(model, input_ids[start:end], attention_mask[start:end], logits_to_keep,
+                                end - start, compute_entropy, compute_aux_loss, **kwargs)
+            check_logps(result, end - start, logits_to_keep)
+            lp, ent, ax = result
             logps.append(lp)
             entropies.append(ent)
             aux.append(ax)

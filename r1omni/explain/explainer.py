@@ -20,6 +20,7 @@ import torch
 
 from r1omni.audit.claims import answer_span, extract_claims, think_span
 from r1omni.errors import R1OmniError, UsageError
+from r1omni.explain import contrast as contrast_lib
 from r1omni.explain import flags as flag_lib
 from r1omni.explain import scoring, shapley, temporal
 from r1omni.explain.result import Explanation
@@ -50,6 +51,10 @@ class ExplainParams:
     audio_window_s: float = temporal.DEFAULT_AUDIO_WINDOW_S
     max_audio_windows: int = temporal.DEFAULT_MAX_AUDIO_WINDOWS
     temporal: str = "both"
+    contrastive: bool = True
+    alternatives_per_label: int = 2
+    self_consistency: int = 0
+    consistency_max_new_tokens: int = 256
     thresholds: flag_lib.FlagThresholds = field(default_factory=flag_lib.FlagThresholds)
 
     def __post_init__(self):
@@ -61,12 +66,16 @@ class ExplainParams:
             raise UsageError(f"unknown temporal mode '{self.temporal}'; choose one of: "
                              f"{', '.join(temporal.TEMPORAL_MODES)}")
         get_label_set(self.label_set)
+        if self.self_consistency < 0 or self.alternatives_per_label < 1:
+            raise UsageError("self_consistency must be >= 0 and alternatives_per_label >= 1")
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "thresholds"}
         t = self.thresholds
         return d | {"unsupported_abs_eps": t.abs_eps, "unsupported_rel": t.rel,
-                    "unsupported_token_eps": t.token_eps, "unsupported_neutral_eps": t.neutral_eps}
+                    "unsupported_token_eps": t.token_eps, "unsupported_neutral_eps": t.neutral_eps,
+                    "contrast_eps": t.contrast_eps, "relative_eps": t.relative_eps,
+                    "contrast_neutral_eps": t.contrast_neutral_eps}
 
 
 @dataclass
@@ -154,13 +163,17 @@ def _explain_batch(pipe, clips, forced, rows, params: ExplainParams, gate, gate_
     logps = (scoring.token_logprobs(pipe, flat_media, flat_ids, params.question, batch_size=params.forward_batch_size)
              if jobs else [])
     t_tf = time.perf_counter()
+    contrasts = _contrast(pipe, jobs, params) if jobs and params.contrastive else {}
+    t_con = time.perf_counter()
+    consistency = _consistency(pipe, jobs, params) if jobs and params.self_consistency else {}
     n = max(1, len(jobs))
     shared = {"encode": (t_enc - t_start) * 1000 / n, "predict": (t_pred - t_enc) * 1000 / n,
-              "teacher_forcing": (t_tf - t_pred) * 1000 / n}
+              "teacher_forcing": (t_tf - t_pred) * 1000 / n, "contrast": (t_con - t_tf) * 1000 / n}
     for job in jobs:
         t0 = time.perf_counter()
         row = None if rows is None else rows[job.index]
-        out[job.index] = _assemble(pipe, job, [logps[s] for s in job.slots], row, params, gate, gate_notice, shared)
+        out[job.index] = _assemble(pipe, job, [logps[s] for s in job.slots], row, params, gate, gate_notice, shared,
+                                   contrasts.get(job.index, {}), consistency.get(job.index, {}))
         out[job.index].timings_ms["assemble"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
 
@@ -214,7 +227,8 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
     flat_ids += [job.ids] * len(media_list)
 
 
-def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gate_notice, shared) -> Explanation:
+def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gate_notice, shared,
+              contrasts: dict, consistency: dict) -> Explanation:
     m = job.media
     values = {k: logps[job.coalition_media[k]] for k in shapley.COALITIONS}  # per-token log-probs (n,)
     phi_tok = shapley.shapley2(values, job.players)  # modality -> (n,)
@@ -236,7 +250,9 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
         segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows,
                                        base=no_audio)
     labels = get_label_set(params.label_set)
-    claims = _claims(job, phi_tok, offsets, row, labels, params.thresholds)
+    claims = _claims(job, phi_tok, offsets, row, labels, params.thresholds, contrasts)
+    for k, c in enumerate(claims):
+        c["consistency"] = consistency.get(k)
     notices = list(job.prediction.get("notices", [])) + target_notices + _modality_notices(m)
     if gate_notice:
         notices.append(gate_notice)
@@ -303,21 +319,93 @@ def _token_rows(text, offsets, logp, phi_tok, players) -> list[dict]:
     return rows
 
 
-def _claims(job: _Job, phi_tok, offsets, row, labels, thresholds) -> list[dict]:
+def _claims(job: _Job, phi_tok, offsets, row, labels, thresholds, contrasts: dict) -> list[dict]:
     m = job.media
     absent = [p for p, has in (("video", m.has_video), ("audio", m.has_audio)) if not has]
     masked = [p for p in ("video", "audio") if getattr(m, f"{p}_masked") and p not in absent]
     answer_label = job.prediction.get("label")
     out = []
-    for claim in extract_claims(job.text, labels):
+    for k, claim in enumerate(extract_claims(job.text, labels)):
         idx = tokens_in(offsets, claim.start, claim.end)
         phi = {k: float(v[idx].sum()) if idx else 0.0 for k, v in phi_tok.items()}
         words = [i for i in idx if job.text[offsets[i][0] : offsets[i][1]].strip(" .,;!?")]  # not punctuation
         lows = {k: float(v[words].min()) if words else 0.0 for k, v in phi_tok.items()}
         cue_false = _cue_false(claim.text, row)
+        con = contrasts.get(k)
         flags = flag_lib.claim_flags(claim, phi, absent=absent, masked=masked, answer_label=answer_label,
-                                     cue_false=cue_false, thresholds=thresholds, min_token_phi=lows)
-        out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags))
+                                     cue_false=cue_false, thresholds=thresholds, min_token_phi=lows, contrast=con)
+        out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags, contrast=con))
+    return out
+
+
+def _claim_keys(claim, bank) -> set:
+    """What a claim asserts, comparable across samples: (modality, label) per cited modality, else its text."""
+    keys = set()
+    for m in claim.cites:
+        lab = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
+        keys.add((m, lab) if lab is not None else (m, contrast_lib.normalise(claim.text)))
+    return keys
+
+
+def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, float]]:
+    """job index -> claim index -> share of `self_consistency` sampled reasonings that make the same claim."""
+    bank, _ = contrast_lib.load_bank(_bank_folder(pipe))
+    labels = get_label_set(params.label_set)
+    n = params.self_consistency
+    media = [j.media for j in jobs for _ in range(n)]
+    ids = pipe.generate(media, params.question, do_sample=True, temperature=1.0,
+                        max_new_tokens=params.consistency_max_new_tokens)
+    texts = [pipe.tokenizer.decode(c, skip_special_tokens=True) for c in ids]
+    out: dict[int, dict[int, float]] = {}
+    for a, job in enumerate(jobs):
+        samples = [set().union(*(_claim_keys(c, bank) for c in extract_claims(t, labels)))
+                   for t in texts[a * n : (a + 1) * n]]
+        for k, claim in enumerate(extract_claims(job.text, labels)):
+            keys = _claim_keys(claim, bank)
+            if keys:
+                out.setdefault(job.index, {})[k] = round(sum(keys <= s for s in samples) / n, 4)
+    return out
+
+
+def _bank_folder(pipe):
+    from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
+
+    path = getattr(pipe, "checkpoint_path", None)
+    if path is None:
+        path = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
+    return path
+
+
+def _contrast(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
+    """job index -> claim index -> {modality: contrastive support} (`contrast.py`), all jobs in one call."""
+    from r1omni.continuations import continuation_logprobs
+
+    bank, _ = contrast_lib.load_bank(_bank_folder(pipe))
+    labels = get_label_set(params.label_set)
+    media, prefixes, cands, keys = [], [], [], []
+    for job in jobs:
+        masked_by = {p: pipe.mask(job.media, video=p == "video", audio=p == "audio") for p in job.players}
+        for k, claim in enumerate(extract_claims(job.text, labels)):
+            for m in claim.cites:
+                if m not in masked_by:
+                    continue
+                own = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
+                alts = contrast_lib.alternatives(claim.text, m, own, labels, bank, params.alternatives_per_label)
+                if not alts:
+                    continue
+                for variant, x in (("real", job.media), ("masked", masked_by[m])):
+                    media.append(x)
+                    prefixes.append(job.text[: claim.start])
+                    cands.append([claim.text, *alts])
+                    keys.append((job.index, k, m, variant))
+    scores = continuation_logprobs(pipe, media, prefixes, cands, params.question,
+                                   batch_size=max(1, params.forward_batch_size // 4)) if media else []
+    rel: dict[tuple, float] = {key: contrast_lib.relative(s[0], s[1:]) for key, s in zip(keys, scores, strict=True)}
+    out: dict[int, dict[int, dict[str, dict[str, float]]]] = {}
+    for (j, k, m, variant), r in rel.items():
+        if variant == "real":
+            out.setdefault(j, {}).setdefault(k, {})[m] = {"contrast": r - rel[(j, k, m, "masked")], "relative": r,
+                                                          "relative_masked": rel[(j, k, m, "masked")]}
     return out
 
 

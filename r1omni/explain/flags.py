@@ -8,19 +8,26 @@ severe first (a claim shows the first in `flag` and all of them in `flags`):
 - "cites masked modality": the input was masked (grey / silence) when the completion was scored;
 - "cue not present": synthetic clips only, the ground truth says the cue was not drawn / voiced;
 - "contradicts answer": the sentence names an emotion verdict other than the `<answer>` label;
-- "unsupported": for a claim of an emotional cue ("the voice trembles"), a cited modality raises the
-  sentence's log-prob by less than ``max(abs_eps, rel * (|phi_video| + |phi_audio|))`` (either ~0 / negative
-  in absolute terms, less than a factor e^abs_eps in likelihood, default 0.1 nats ~ 10 %, or a minor part,
-  < rel, default 20 %, of the sentence's attribution mass), or the modality pushes one of the sentence's
-  words down by more than `token_eps` nats (default 2: the evidence contradicts part of the claim, e.g. "the
-  pace *slows*" for a rushed voice, while the rest of the sentence is plausible). A claim that a modality
-  shows nothing in particular ("the face stays relaxed", `is_neutral_claim`) is what a masked input
-  predicts as well, so ~0 support is expected for it when true; it is judged unsupported only when the
-  modality makes it clearly less likely (phi < -neutral_eps, default 1 nat).
-  "text" citations (subtitles) are no Shapley player and are never judged unsupported.
+- "unsupported": the cited modality does not back the claim. One rule, contrastive evidence first:
+  * with contrastive support (`contrast.py`; computed whenever the modality was used and the claim has
+    alternatives in the bank): an emotional cue claim ("the voice trembles") is supported when, under the
+    real input, it is likelier than the mean of its alternatives (`relative > relative_eps`, default 0) and
+    the cited modality is what makes it so (`contrast > contrast_eps`, default 3 nats: masking the modality
+    lowers the claim against its alternatives by more than a factor e^3). A neutral-state claim ("the face
+    stays relaxed") is what a masked input predicts as well, so it is judged only when the modality speaks
+    against it (`contrast < -contrast_neutral_eps`, default 4 nats).
+  * otherwise (contrastive support off, or no alternatives): Shapley support. A cue claim is unsupported
+    when a cited modality raises the sentence's log-prob by less than
+    ``max(abs_eps, rel * (|phi_video| + |phi_audio|))`` (default 0.1 nats, 20 % of the attribution mass) or
+    pushes one of its words down by more than `token_eps` nats (default 2); a neutral-state claim only when
+    phi < -neutral_eps (default 1 nat).
+  Shapley alone cannot tell "which emotion" from "some emotion" (an emotional voice makes any voice-cue
+  sentence likelier than silence does); the contrastive test can. Both values are in the claim's
+  `support` (`shapley`, `contrastive`, `relative`). "text" citations (subtitles) are no player and are never
+  judged unsupported.
 
-The thresholds were set on synthetic clips with planted false claims (bench/faithfulness.py, a seed apart
-from the one the benchmark reports).
+The thresholds were set on synthetic clips with planted false claims (bench/faithfulness.py --flags-only,
+seed 31337 for the contrastive ones; the benchmark reports other seeds).
 
 Pure: no model, no I/O.
 """
@@ -37,6 +44,9 @@ DEFAULT_ABS_EPS = 0.1
 DEFAULT_REL = 0.2
 DEFAULT_TOKEN_EPS = 2.0
 DEFAULT_NEUTRAL_EPS = 1.0
+DEFAULT_CONTRAST_EPS = 3.0
+DEFAULT_RELATIVE_EPS = 0.0
+DEFAULT_CONTRAST_NEUTRAL_EPS = 4.0
 
 
 @dataclass(frozen=True)
@@ -47,12 +57,20 @@ class FlagThresholds:
     rel: float = DEFAULT_REL
     token_eps: float = DEFAULT_TOKEN_EPS
     neutral_eps: float = DEFAULT_NEUTRAL_EPS
+    contrast_eps: float = DEFAULT_CONTRAST_EPS
+    relative_eps: float = DEFAULT_RELATIVE_EPS
+    contrast_neutral_eps: float = DEFAULT_CONTRAST_NEUTRAL_EPS
 
     def supported(self, phi_m: float, phi_total_abs: float, min_token_phi: float = 0.0,
                   neutral: bool = False) -> bool:
         if neutral:
             return phi_m >= -self.neutral_eps
         return phi_m >= max(self.abs_eps, self.rel * phi_total_abs) and min_token_phi >= -self.token_eps
+
+    def contrast_supported(self, contrast_m: float, relative: float, neutral: bool = False) -> bool:
+        if neutral:
+            return contrast_m >= -self.contrast_neutral_eps
+        return contrast_m > self.contrast_eps and relative > self.relative_eps
 
 
 def claim_flags(
@@ -65,6 +83,7 @@ def claim_flags(
     cue_false: bool = False,
     thresholds: FlagThresholds = FlagThresholds(),
     min_token_phi: dict[str, float] | None = None,
+    contrast: dict[str, dict[str, float]] | None = None,
 ) -> list[str]:
     """All flags of one claim, in FLAG_ORDER.
 
@@ -86,13 +105,20 @@ def claim_flags(
     total = sum(abs(v) for v in phi.values())
     judged = [m for m in claim.cites if m in phi and m not in absent and m not in masked]
     neutral = is_neutral_claim(claim.text)
-    lows = min_token_phi or {}
-    if any(not thresholds.supported(phi[m], total, lows.get(m, 0.0), neutral) for m in judged):
+    lows, con = min_token_phi or {}, contrast or {}
+
+    def ok(m: str) -> bool:
+        if m in con:
+            return thresholds.contrast_supported(con[m]["contrast"], con[m]["relative"], neutral)
+        return thresholds.supported(phi[m], total, lows.get(m, 0.0), neutral)
+
+    if any(not ok(m) for m in judged):
         flags.append("unsupported")
     return flags
 
 
-def claim_row(claim: Claim, phi: dict[str, float], share: dict[str, float], flags: list[str]) -> dict:
+def claim_row(claim: Claim, phi: dict[str, float], share: dict[str, float], flags: list[str],
+              contrast: dict[str, dict[str, float]] | None = None) -> dict:
     """The explain JSON row of one claim."""
     return {
         "text": claim.text,
@@ -104,6 +130,9 @@ def claim_row(claim: Claim, phi: dict[str, float], share: dict[str, float], flag
             "shapley": {m: round(float(v), 5) for m, v in phi.items()},
             "share": {m: round(float(v), 4) for m, v in share.items()},
             "cited": {m: round(float(phi[m]), 5) for m in claim.cites if m in phi},
+            "contrastive": {m: round(float(v["contrast"]), 5) for m, v in (contrast or {}).items()},
+            "relative": {m: round(float(v["relative"]), 5) for m, v in (contrast or {}).items()},
+            "relative_masked": {m: round(float(v["relative_masked"]), 5) for m, v in (contrast or {}).items()},
         },
         "flag": flags[0] if flags else None,
         "flags": flags,

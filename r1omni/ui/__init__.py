@@ -34,13 +34,18 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Clip", id="clip"):
                 clip = clip_tab.build(backend, ASSETS / "examples")
+                audit_tab.clip_sender(backend, clip)
             with gr.Tab("Library", id="library"):
                 lib = library_tab.build(backend, settings.library_path or ".", clip["video"], tabs,
                                         clip["label_set"])
+                audit_tab.library_sender(backend, lib, clip["label_set"])
             with gr.Tab("Live", id="live"):
                 live_tab.build(backend, clip["label_set"])
-            with gr.Tab("Audit", id="audit"):
-                audit_tab.build()
+            with gr.Tab("Audit", id="audit") as audit_page:
+                audit = audit_tab.build(backend, auth_on=bool(getattr(settings, "auth", None)))
+        refresh = (audit["refresh"], audit["refresh_inputs"], audit["refresh_outputs"])
+        audit_page.select(*refresh, api_visibility="private")
+        demo.load(*refresh, api_visibility="private")
         if settings.library_path:
             demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"],
                       api_visibility="private")

@@ -65,6 +65,8 @@ def _as_dict(obj) -> dict:
 class Backend:
     """The shared model-side state of the app: one pipeline, optional second one for comparisons."""
 
+    audit = None  # the AuditStore (r1omni.audit.store), set by app.build; the Audit tab reads and writes it
+
     def __init__(self, pipeline, store: LibraryStore | None = None, library_root: Path | None = None,
                  loader: Callable[[str], object] | None = None, checkpoint_dirs: tuple[Path, ...] = (),
                  batch_size: int = 8):
@@ -175,6 +177,14 @@ class Backend:
         res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens),
                            batch_size=self.batch_size)
         return [_without_server_paths(r.to_dict()) for r in res]
+
+    def explain_completions(self, paths: list[Path], completions: list[str], label_set: str = "dfew",
+                            mode: str = "full") -> list[dict]:
+        """Explain given completions (teacher-forced, e.g. a Library run's stored predictions) for audit."""
+        from r1omni.explain import explain
+
+        return [r.to_dict() for r in explain(self.pipeline, [str(p) for p in paths], mode=mode, label_set=label_set,
+                                             completions=completions)]
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,

@@ -26,7 +26,7 @@ def test_page_loads_with_checkpoint_header_and_all_tabs(page):
     for tab in ("Clip", "Library", "Live", "Audit"):
         expect(page.get_by_role("tab", name=tab)).to_be_visible()
     open_tab(page, "Audit")
-    expect(page.locator("#audit-placeholder")).to_contain_text("coming")
+    expect(page.locator("#audit-identity")).to_contain_text("unauthenticated")  # no --auth-file here
     shot(page, "audit")
 
 

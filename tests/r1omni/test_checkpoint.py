@@ -156,3 +156,39 @@ def test_missing_bert_tokenizer_is_one_line(tiny_ckpt: Path, tmp_path: Path):
     folder = _copy(tiny_ckpt, tmp_path / "nobert")  # files only: bert_tokenizer/ not copied
     with pytest.raises(CheckpointError, match="no BERT tokenizer"):
         load_tokenizers(folder)
+
+
+def test_auto_classes_and_pipeline_build_the_same_model_with_relative_tower_folders(tmp_path: Path, monkeypatch):
+    """DESIGN 3.1: tower folders given relative to the checkpoint resolve the same way for every loader."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from r1omni.config import _tiny, load_config
+    from r1omni.inference import Pipeline
+
+    vision = dict(_tiny()["vision_config"], num_hidden_layers=2, hidden_size=24, intermediate_size=48)
+    audio = dict(_tiny()["audio_config"], encoder_layers=2, max_source_positions=30)
+    folder = init_checkpoint("tiny", tmp_path / "ck", dtype="float32", vision_config=vision, audio_config=audio,
+                             mm_hidden_size=24)
+    for rel, sub in (("towers/siglip-small", vision), ("towers/whisper-small", audio)):
+        (folder / rel).mkdir(parents=True)
+        (folder / rel / "config.json").write_text(json.dumps(sub))
+    data = json.loads((folder / "config.json").read_text())
+    del data["vision_config"], data["audio_config"]
+    data |= {"mm_vision_tower": "towers/siglip-small", "mm_audio_tower": "towers/whisper-small"}
+    (folder / "config.json").write_text(json.dumps(data))
+    monkeypatch.chdir(tmp_path)  # the relative paths must resolve against the checkpoint, not the cwd
+
+    auto_cfg = AutoConfig.from_pretrained(str(folder))
+    ours = load_config(folder)
+    assert auto_cfg.vision_config["num_hidden_layers"] == ours.vision_config["num_hidden_layers"] == 2
+    assert auto_cfg.audio_config["max_source_positions"] == ours.audio_config["max_source_positions"] == 30
+    assert auto_cfg.to_dict() | {"_name_or_path": ""} == ours.to_dict() | {"_name_or_path": ""}
+
+    auto = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    pipe = Pipeline.load(folder, device="cpu", dtype=torch.float32)
+    a, b = auto.state_dict(), pipe.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert pipe.n_audio_tokens == 10
+    # and the same decoding settings: both read generation_config.json
+    assert auto.generation_config.to_dict() == pipe.model.generation_config.to_dict()

@@ -80,6 +80,7 @@ def test_eval_manifest_scores(tiny_checkpoint, tmp_path, good_clip):
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(report["datasets"]) == {"a", "b", "all"} and report["datasets"]["all"]["n"] == 3
     assert sum(map(sum, report["confusion"]["matrix"])) == 3
+    assert report["clipped"] == 3  # 2 new tokens cannot finish a reasoning: counted as clipped
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 3
 
 
@@ -126,3 +127,18 @@ def test_explain_real_clips_report_absent_modalities(tiny_checkpoint, real_clips
     assert no_audio["audio_segments"] == []
     assert audio_only["modality"]["share"]["video"] == 0 and audio_only["modality"]["shapley"]["video"] == 0
     assert audio_only["frames"] == []
+
+
+def test_eval_reports_paper_exact_and_normalised_scores(tmp_path):
+    """The paper's reward compares <answer> exactly and case-sensitively; `datasets` is normalised."""
+    examples = ROOT / "assets" / "examples"
+    (tmp_path / "m.csv").write_text(f"path,label\n{examples / 'synth_00000.mp4'},Neutral\n"
+                                    f"{examples / 'synth_00001.mp4'},happy\n")
+    res = _run("eval", tmp_path / "m.csv", "--json", "--predictions", tmp_path / "p.jsonl", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    preds = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [p["answer"] for p in preds] == ["neutral", "happy"]  # the demo model answers in lower case
+    assert report["datasets"]["all"]["WAR"] == 1.0  # "Neutral" and "neutral" are the same label
+    assert report["exact"]["all"] == {"WAR": 0.5, "UAR": 0.5, "n": 2}  # but not the same string
+    assert "case-sensitive" in report["scoring"]["exact"] and "normalised" in report["scoring"]["datasets"]

@@ -136,3 +136,30 @@ def test_checkpoint_saved_without_cache_still_predicts(tiny_pipeline, clips):
         tiny_pipeline.model.generation_config.use_cache = True
     assert after.completion_ids == before.completion_ids
     assert after.probs == pytest.approx(before.probs, abs=1e-5)
+
+
+def test_predict_streams_one_batch_at_a_time(tiny_pipeline, clips):
+    """Clips are decoded per batch and results come out before the rest is read (flat memory on long lists)."""
+    pulled = []
+
+    def source():
+        for i in range(7):
+            pulled.append(i)
+            yield clips[0] if i != 3 else "missing.mp4"
+
+    stream = tiny_pipeline.iter_predict(source(), max_new_tokens=2, batch_size=2)
+    first = next(stream)
+    assert isinstance(first, Prediction) and len(pulled) == 2  # one batch decoded, not the list
+    rest = list(stream)
+    assert len(rest) == 6 and isinstance(rest[2], ClipError) and all(isinstance(r, Prediction) for r in rest[3:])
+    alone = tiny_pipeline.predict([clips[0]], max_new_tokens=2)[0]
+    assert first.completion_ids == rest[0].completion_ids == alone.completion_ids
+
+
+def test_long_audio_notice_comes_from_the_track_length(tiny_pipeline, tmp_path):
+    from tests.media_factory import make_av_clip
+
+    path = make_av_clip(tmp_path / "long.mp4", seconds=9.0, fps=2, size=(16, 16))
+    m = tiny_pipeline.encode(path)  # the tiny model hears 1.2 s
+    assert m.audio.size == tiny_pipeline.audio_num_samples
+    assert any(n.startswith("audio is 9.0 s long; the model hears only the first 1.2 s") for n in m.notices)

@@ -14,6 +14,7 @@ def test_csv_manifest_paths_relative_to_manifest(tmp_path):
     assert rows[0].path == (tmp_path / "clips" / "a.mp4").resolve()
     assert rows[0].label == "fear" and rows[0].dataset == "ravdess" and rows[0].meta == {"speaker": "7"}
     assert rows[1].label is None and rows[1].path.name == "b.mp4"
+    assert rows[0].answer == "Fearful" and rows[1].answer is None  # as written, for the paper-exact score
 
 
 def test_r1omni_json_manifest(tmp_path):
@@ -26,6 +27,7 @@ def test_r1omni_json_manifest(tmp_path):
     m.write_text(json.dumps(recs))
     rows = read_manifest(m)
     assert [(r.label, r.dataset) for r in rows] == [("sad", "dfew"), ("happy", "mafw")]
+    assert [r.answer for r in rows] == ["sad", "happy"]
 
 
 @pytest.mark.parametrize("content, suffix", [("file,label\nx,y\n", ".csv"), ("{\"a\": 1}", ".json"), ("[{}]", ".json")])

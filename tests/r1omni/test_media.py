@@ -263,6 +263,19 @@ def test_full_audio_is_kept(tmp_path):
     assert clip.duration_s == pytest.approx(35.0, abs=0.01)
 
 
+def test_audio_window_reads_only_the_window_and_still_reports_the_length(tmp_path):
+    path = mf.make_av_clip(tmp_path / "long.mp4", seconds=70.0, fps=2, size=(16, 16))
+    full = media.decode_clip(path)
+    clip = media.decode_clip(path, max_audio_s=30.0)
+    assert clip.audio.size == 30 * 16000 and clip.decoders["audio"] == "pyav"  # decord would decode all 70 s
+    assert clip.audio_duration_s == pytest.approx(70.0, abs=0.1)
+    assert clip.duration_s == pytest.approx(70.0, abs=0.1)
+    # the same samples as a full PyAV read (decord's differ by a few ms of codec priming, as before)
+    assert np.array_equal(clip.audio, media._audio_pyav(str(path))[: clip.audio.size])
+    short = media.decode_clip(path, max_audio_s=80.0)  # the track fits the window: the reference decoder
+    assert short.decoders["audio"] == "decord" and short.audio.size == full.audio.size
+
+
 def test_long_clip_is_fast(tmp_path):
     path = mf.make_av_clip(tmp_path / "long.mp4", seconds=60.0, fps=25, size=(32, 32))
     t0 = time.perf_counter()

@@ -80,3 +80,46 @@ def test_sft_collator_masks_prompt_and_builds_media(synth_manifest: Path) -> Non
     with torch.no_grad():
         out = model(**{k: v for k, v in batch.items()})
     assert torch.isfinite(out.loss)
+
+
+def test_media_cache_holds_a_byte_budget_least_recent_out(tmp_path_factory) -> None:
+    from r1omni.synthetic import generate_clips
+    from r1omni.tokenization import tiny_model_and_tokenizers
+
+    manifest = generate_clips(tmp_path_factory.mktemp("cache_clips"), 4, seed=12)
+    paths = [str(r.path) for r in load_rows(manifest)]
+    model, _, bert_tok = tiny_model_and_tokenizers()
+    one = MediaEncoder(model.config, bert_tok, cache=False).encode_row({"path": paths[0]}).nbytes
+    encoder = MediaEncoder(model.config, bert_tok, cache_mb=2.5 * one / 2**20)  # room for two clips
+    cache = encoder._cache
+    for p in paths:
+        encoder.encode_row({"path": p})
+        assert cache.nbytes <= cache.max_bytes
+    assert len(cache) == 2 and cache.evictions == 2 and cache.misses == 4
+    kept = encoder.encode_row({"path": paths[-1]})  # most recent: a hit, the same tensors
+    assert cache.hits == 1 and kept is encoder.encode_row({"path": paths[-1]})
+    encoder.encode_row({"path": paths[0]})  # evicted long ago: decoded again
+    assert cache.misses == 5 and len(cache) == 2
+    assert MediaEncoder(model.config, bert_tok, cache_mb=0)._cache is None
+
+
+def test_decoding_in_recycled_child_processes_gives_the_same_tensors_and_errors(tmp_path_factory) -> None:
+    from r1omni.errors import R1OmniError
+    from r1omni.synthetic import generate_clips
+    from r1omni.tokenization import tiny_model_and_tokenizers
+    from training.data import DecodePool
+
+    manifest = generate_clips(tmp_path_factory.mktemp("pool_clips"), 3, seed=13)
+    rows = [{"path": str(r.path)} for r in load_rows(manifest)]
+    model, _, bert_tok = tiny_model_and_tokenizers()
+    here = MediaEncoder(model.config, bert_tok, cache=False)(rows)
+    pooled = MediaEncoder(model.config, bert_tok, cache=False, decode_workers=1)
+    pooled._pool = DecodePool(1, recycle=2)  # a fresh child after every two clips
+    there = pooled(rows + rows[:1])
+    for key in ("pixel_values_videos", "input_features"):
+        assert torch.equal(here[key], there[key][:3]) and torch.equal(there[key][3], here[key][0])
+    bad = manifest.parent / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(R1OmniError):
+        pooled([{"path": str(bad)}])
+    pooled._pool.close()

@@ -35,6 +35,7 @@ def test_paper_recipe_matches_the_paper() -> None:
     for key, value in PAPER_GRPO.items():
         assert getattr(args, key) == value, key
     assert args.resume_from_checkpoint == "ckpt-9"  # command line wins over the recipe
+    assert args.save_only_model is False  # checkpoints keep optimizer, scheduler and RNG state: resumable
 
 
 def test_unknown_recipe_key_is_a_usage_error(tmp_path: Path) -> None:

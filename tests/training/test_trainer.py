@@ -100,3 +100,70 @@ def test_grpo_changes_policy_logs_rewards_and_loads_back(sft_out, manifest, tmp_
     pipe = Pipeline.load(out, device="cpu")
     preds = pipe.predict([str(manifest.parent / "synth_00001.mp4")], max_new_tokens=4)
     assert len(preds) == 1 and hasattr(preds[0], "label")
+
+
+def test_trl_return_contract_checks_fail_loudly_on_other_shapes() -> None:
+    from training.trainer import TRLContractError, check_generated, check_logps, check_scored
+
+    check_generated(([[1, 2], [3]], None), 2)
+    for bad in (([[1, 2]], None), [[1], [2]], ([torch.tensor([1]), [2]], None)):  # too few, no tuple, tensors
+        with pytest.raises(TRLContractError, match="trl==1.16.0"):
+            check_generated(bad, 2)
+    good = {"prompt_ids": torch.zeros(4, 3), "prompt_mask": torch.ones(4, 3), "completion_ids": torch.zeros(4, 5),
+            "completion_mask": torch.ones(4, 5), "advantages": torch.zeros(4)}
+    check_scored(good, 4)
+    with pytest.raises(TRLContractError, match="lacks"):
+        check_scored({k: v for k, v in good.items() if k != "advantages"}, 4)
+    with pytest.raises(TRLContractError, match="4 rows"):
+        check_scored({**good, "advantages": torch.zeros(2)}, 4)
+    with pytest.raises(TRLContractError, match="shapes differ"):
+        check_scored({**good, "completion_mask": torch.ones(4, 4)}, 4)
+    check_logps((torch.zeros(2, 7), None, None), 2, 7)
+    with pytest.raises(TRLContractError, match="logps shape"):
+        check_logps((torch.zeros(2, 8), None, None), 2, 7)
+    with pytest.raises(TRLContractError):
+        check_logps((torch.zeros(2, 7), None), 2, 7)
+
+
+def test_a_real_grpo_step_meets_the_contract_of_every_overridden_trl_method(sft_out, manifest, tmp_path,
+                                                                           monkeypatch) -> None:
+    """The checks run inside a real step (TRL's actual return values), each for its method."""
+    from trl import GRPOConfig
+
+    import training.trainer as trainer_mod
+    from training import grpo
+
+    calls: dict[str, int] = {}
+    for name in ("check_generated", "check_scored", "check_logps"):
+        original = getattr(trainer_mod, name)
+
+        def counted(*a, _original=original, _name=name):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(*a)
+
+        monkeypatch.setattr(trainer_mod, name, counted)
+    script = grpo.ScriptArguments(model_name_or_path=str(sft_out), train_manifest=str(manifest),
+                                  reward_funcs=["format_reward"])
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=2,
+                      max_completion_length=4, learning_rate=1e-3, beta=0.04, **CPU)
+    grpo.main(script, args)
+    assert calls["check_generated"] >= 1 and calls["check_scored"] >= 1
+    assert calls["check_logps"] >= 2  # reference forward (beta > 0) and the loss forward
+
+
+@pytest.mark.parametrize("option", ["use_vllm", "use_transformers_continuous_batching"])
+def test_options_that_would_drop_video_and_audio_are_refused(option, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from r1omni.errors import UsageError
+    from training.grpo import check_grpo_args
+    from training.trainer import refuse_media_dropping
+
+    args = SimpleNamespace(gradient_checkpointing=False, use_vllm=False, use_transformers_continuous_batching=False)
+    check_grpo_args(args)
+    setattr(args, option, True)
+    with pytest.raises(UsageError, match=f"{option} is not supported.*video and audio") as err:
+        check_grpo_args(args)
+    assert "\n" not in str(err.value)
+    with pytest.raises(UsageError, match="rollout_func"):
+        refuse_media_dropping(SimpleNamespace(), rollout_func=lambda prompts, trainer: {})
