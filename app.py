@@ -9,15 +9,19 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+MANIFEST_SUFFIXES = (".csv", ".json")
 # Local-first: no usage analytics leave the machine unless the user asks for them.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logger = logging.getLogger("r1omni.app")
+
+from r1omni.errors import UsageError  # noqa: E402 - after the environment defaults above
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,14 @@ class Settings:
     auth: list[tuple[str, str]] | None
     device: str
     max_upload_mb: int
+    checkpoint_dirs: tuple[Path, ...] = ()  # folders the Compare box may load checkpoints from
+    batch_size: int = 8
+    queue_size: int = 64
+    auth_file: Path | None = None
 
 
 def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
     """'user:password' per line (blank lines and # comments ignored)."""
-    from r1omni.errors import UsageError
-
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as err:
@@ -68,12 +74,50 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--auth-file", default=None, help="lines 'user:password'; when given, login is required")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-upload-mb", type=int, default=200, help="upload size cap in MB")
+    p.add_argument("--checkpoints", action="append", default=[], metavar="DIR",
+                   help="folder of checkpoints the Library's Compare box may load (repeatable; default: none)")
+    p.add_argument("--batch-size", type=int, default=8, help="clips per model call in Library runs")
+    p.add_argument("--queue-size", type=int, default=64,
+                   help="requests that may wait for the model; more are refused with 'busy, retry'")
     a = p.parse_args(argv)
-    lib = Path(a.library).resolve() if a.library else None
-    root = (lib if lib.is_dir() else lib.parent) if lib else ROOT / "assets" / "examples"
-    return Settings(a.checkpoint, str(lib.relative_to(root)) if lib and lib.is_file() else ("." if lib else ""),
-                    root, Path(a.db), a.host, a.port, read_auth_file(a.auth_file) if a.auth_file else None,
-                    a.device, a.max_upload_mb)
+    for name in ("batch_size", "queue_size", "max_upload_mb"):
+        if getattr(a, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(a, name)}")
+    root, rel = library_root(a.library) if a.library else (ROOT / "assets" / "examples", "")
+    dirs = tuple(_existing_dir(d, "--checkpoints") for d in a.checkpoints)
+    return Settings(a.checkpoint, rel, root, Path(a.db), a.host, a.port,
+                    read_auth_file(a.auth_file) if a.auth_file else None, a.device, a.max_upload_mb, dirs,
+                    a.batch_size, a.queue_size, Path(a.auth_file) if a.auth_file else None)
+
+
+def _existing_dir(path: str, flag: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise UsageError(f"{flag} '{path}' is not an existing folder")
+    return p.resolve()
+
+
+def library_root(library: str) -> tuple[Path, str]:
+    """(served root, path of the library relative to it) for --library; UsageError unless it is an existing
+    folder, or a .csv/.json manifest file (then its folder is the root). The root is never widened: a
+    missing path is an error, not its parent, and the filesystem root or the home folder is refused."""
+    p = Path(library).expanduser()
+    if not p.exists():
+        raise UsageError(f"--library '{library}' does not exist (give a clip folder or a manifest file)")
+    p = p.resolve()
+    if p.is_file():
+        if p.suffix.lower() not in MANIFEST_SUFFIXES:
+            raise UsageError(f"--library '{library}' is a file but not a manifest (.csv or .json); "
+                             "give a clip folder or a manifest")
+        root, rel = p.parent, p.name
+    elif p.is_dir():
+        root, rel = p, "."
+    else:
+        raise UsageError(f"--library '{library}' is neither a folder nor a manifest file")
+    wide = "filesystem" if root == Path(root.anchor) else ("home folder" if root == Path.home().resolve() else "")
+    if wide:
+        raise UsageError(f"--library '{library}' would serve the whole {wide}; point it at the folder of clips")
+    return root, rel
 
 
 def build(settings: Settings):
@@ -89,7 +133,8 @@ def build(settings: Settings):
     logger.info("loaded %s in %.1f s", getattr(pipe, "display_name", settings.checkpoint), time.perf_counter() - t0)
     store = LibraryStore(settings.db)
     backend = Backend(pipe, store, settings.library_root,
-                      loader=lambda ck: Pipeline.load(ck, device=settings.device))
+                      loader=lambda ck: Pipeline.load(ck, device=settings.device),
+                      checkpoint_dirs=settings.checkpoint_dirs, batch_size=settings.batch_size)
     backend.audit = AuditStore(settings.db)
     return build_app(backend, settings)
 
@@ -98,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from r1omni.errors import R1OmniError
 
+    # Uploads go to a private folder of this run, so the upload area served to users holds only its own files.
+    private = Path(tempfile.mkdtemp(prefix="r1omni-app-"))
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(private / "uploads"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(private / "cached_examples"))
     try:
         settings = parse_args(argv)
         logger.info("settings: %s", {k: v for k, v in vars(settings).items() if k != "auth"})

@@ -2,7 +2,10 @@
 
 `build_app(backend, settings)` composes the tabs (Clip, Library, Live, Audit) around one shared Backend;
 `launch_options(settings)` gives the launch() keywords (theme, CSS, allowed paths, upload cap, auth).
-Model events share concurrency id "model" with limit 1, and the queue is bounded.
+Model events share concurrency id "model" with limit 1, and the queue is bounded (`settings.queue_size`;
+beyond it a request is refused at once with Gradio's "busy, please try again").
+Served files: the app's assets and the library root only (plus Gradio's own upload folder, which app.py
+makes private to the run); the results database and the auth file are blocked even inside the root.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from r1omni.ui.backend import Backend
 from r1omni.ui.boundary import bind
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-QUEUE_MAX = 16
+QUEUE_MAX = 64
 
 
 def header_markdown(backend: Backend) -> str:
@@ -44,9 +47,10 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
         audit_page.select(*refresh, api_visibility="private")
         demo.load(*refresh, api_visibility="private")
         if settings.library_path:
-            demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"])
+            demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"],
+                      api_visibility="private")
     demo.r1omni_backend = backend  # for tests and scripts that drive handlers directly
-    return demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=4)
+    return demo.queue(max_size=getattr(settings, "queue_size", QUEUE_MAX), default_concurrency_limit=4)
 
 
 def launch_options(settings) -> dict:
@@ -54,12 +58,16 @@ def launch_options(settings) -> dict:
     allowed = [str(ASSETS)]
     if settings.library_root:
         allowed.append(str(Path(settings.library_root).resolve()))
+    blocked = [str(Path(settings.db).resolve()) + sfx for sfx in ("", "-wal", "-shm", "-journal")]
+    if getattr(settings, "auth_file", None):
+        blocked.append(str(Path(settings.auth_file).resolve()))
     return {
         "server_name": settings.host,
         "server_port": settings.port,
         "theme": gr.themes.Soft(),
         "css_paths": [ASSETS / "app.css"],
         "allowed_paths": allowed,
+        "blocked_paths": blocked,
         "max_file_size": f"{settings.max_upload_mb}mb",
         "auth": settings.auth,
         "auth_message": "Log in to use the app (annotation requires an account)." if settings.auth else None,

@@ -8,6 +8,7 @@ plus the decoded clip for drawing. No gradio here, so handlers stay tiny and thi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from r1omni.errors import MediaError, UsageError
-from r1omni.library_store import LibraryStore
+from r1omni.library_store import LibraryStore, checkpoint_fingerprint, resolve_inside
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,23 @@ def checkpoint_title(pipeline) -> str:
     return str(getattr(pipeline, "display_name", None) or getattr(pipeline, "checkpoint", "?"))
 
 
+def checkpoint_folder(pipeline) -> Path | None:
+    """The folder a pipeline was loaded from (the demo's own folder for the demo), or None if unknown."""
+    from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
+
+    if getattr(pipeline, "display_name", None) == DEMO_DISPLAY_NAME:
+        return DEMO_CHECKPOINT
+    p = Path(str(getattr(pipeline, "checkpoint", "")))
+    return p.resolve() if p.is_dir() else None
+
+
+def _public_name(pipeline) -> None:
+    """Outputs name the checkpoint by its folder name, never by an absolute server path."""
+    name = str(getattr(pipeline, "display_name", "") or "")
+    if name.startswith(("/", "~", ".")) or "/" in name.rstrip("/"):
+        pipeline.display_name = Path(name).name or name
+
+
 def _as_dict(obj) -> dict:
     d = obj.to_dict()
     if "error" in d and "prediction" not in d and "label" not in d:
@@ -50,34 +68,72 @@ class Backend:
     audit = None  # the AuditStore (r1omni.audit.store), set by app.build; the Audit tab reads and writes it
 
     def __init__(self, pipeline, store: LibraryStore | None = None, library_root: Path | None = None,
-                 loader: Callable[[str], object] | None = None):
+                 loader: Callable[[str], object] | None = None, checkpoint_dirs: tuple[Path, ...] = (),
+                 batch_size: int = 8):
         self.pipeline = pipeline
         self.store = store
         self.library_root = Path(library_root).resolve() if library_root else None
+        self.checkpoint_dirs = tuple(Path(d).resolve() for d in checkpoint_dirs)
+        self.batch_size = max(1, int(batch_size))
         self._loader = loader
-        self._others: dict[str, object] = {}
+        self._others: dict[str, tuple[object, str]] = {}
         self._load_lock = threading.Lock()
+        _public_name(pipeline)
+        self.key = self._identity(pipeline)
 
     @property
     def title(self) -> str:
         return checkpoint_title(self.pipeline)
 
-    @property
-    def key(self) -> str:
-        """Identity of the loaded checkpoint in the results store."""
-        return str(getattr(self.pipeline, "checkpoint", self.title))
+    def _identity(self, pipeline) -> str:
+        """Results-store key of a pipeline: its checkpoint's fingerprint (config + weights), not its path."""
+        folder = checkpoint_folder(pipeline)
+        if folder is None:
+            return str(getattr(pipeline, "checkpoint", checkpoint_title(pipeline)))
+        return checkpoint_fingerprint(folder, self.store)
+
+    def checkpoint_choices(self) -> list[str]:
+        """Checkpoint folders (names relative to an allowed --checkpoints folder) the Compare box offers."""
+        out = []
+        for d in self.checkpoint_dirs:
+            cands = [d] if (d / "config.json").is_file() else sorted(p for p in d.iterdir()
+                                                                      if (p / "config.json").is_file())
+            out += [p.name for p in cands]
+        return out
+
+    def _allowed_checkpoint(self, name: str) -> Path:
+        """The folder of checkpoint `name` inside an allowed --checkpoints folder; UsageError otherwise."""
+        if not self.checkpoint_dirs:
+            raise UsageError("comparing needs a checkpoint folder allowed at start-up (app.py --checkpoints DIR)")
+        for d in self.checkpoint_dirs:
+            if name == d.name and (d / "config.json").is_file():
+                return d
+            try:
+                p = resolve_inside(d, name)
+            except UsageError:
+                continue
+            if (p / "config.json").is_file():
+                return p
+        raise UsageError(f"checkpoint '{Path(name).name}' is not in the checkpoint folders allowed at start-up; "
+                         f"choose one of: {', '.join(self.checkpoint_choices()) or 'none found'}")
 
     def pipeline_for(self, checkpoint: str | None):
-        """The main pipeline, or another checkpoint loaded once on demand (for comparisons)."""
+        """The main pipeline, or another allowed checkpoint loaded once on demand (for comparisons)."""
+        return self.pipeline_and_key(checkpoint)[0]
+
+    def pipeline_and_key(self, checkpoint: str | None) -> tuple[object, str]:
         if not checkpoint or checkpoint == self.key:
-            return self.pipeline
+            return self.pipeline, self.key
+        folder = self._allowed_checkpoint(checkpoint)
         with self._load_lock:
-            if checkpoint not in self._others:
+            if str(folder) not in self._others:
                 if self._loader is None:
                     raise UsageError("this app cannot load a second checkpoint")
                 self._others.clear()  # keep at most one extra model in memory
-                self._others[checkpoint] = self._loader(checkpoint)
-            return self._others[checkpoint]
+                pipe = self._loader(str(folder))
+                _public_name(pipe)
+                self._others[str(folder)] = (pipe, checkpoint_fingerprint(folder, self.store))
+            return self._others[str(folder)]
 
     # ------------------------------------------------------------ clips
     def decode(self, path: str | Path):
@@ -86,24 +142,41 @@ class Backend:
         return decode_clip(str(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
 
     def explain_clip(self, path: str | Path, label_set: str = "dfew", mode: str = "fast", do_sample: bool = False,
-                     max_new_tokens: int = 256) -> ClipView:
-        """Decode once, explain, and keep the frames and waveform for the figures."""
+                     max_new_tokens: int = 256, progress: Callable[[float, str], None] | None = None) -> ClipView:
+        """Decode once, explain, and keep the frames and waveform for the figures. `progress(fraction, stage)`
+        is told each stage as it starts: decode, predict, attribution."""
         from r1omni.explain import explain
 
+        report = progress or (lambda frac, stage: None)
         if not path:
-            raise UsageError("no clip given: upload a video, record one, or pick an example")
+            raise UsageError("no clip given: upload a video or an audio file, record one, or pick an example")
+        report(0.0, "decode")
         clip = self.decode(path)
-        (res,) = explain(self.pipeline, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
+        staged = _Staged(self.pipeline, report)
+        (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
                          max_new_tokens=int(max_new_tokens))
+        result = _as_dict(res)
+        honesty = self.honesty_notice(clip)
+        if honesty:
+            result.setdefault("notices", []).insert(0, honesty)
         thumbs = [] if clip.frames is None else [_thumbnail(f) for f in clip.frames]
-        return ClipView(_as_dict(res), thumbs, clip.audio)
+        return ClipView(result, thumbs, clip.audio)
+
+    def honesty_notice(self, clip) -> str | None:
+        """With the demo checkpoint on a clip unlike its synthetic training clips, say the answer is meaningless."""
+        from r1omni.inference import DEMO_DISPLAY_NAME
+
+        if getattr(self.pipeline, "display_name", None) != DEMO_DISPLAY_NAME or looks_synthetic(clip):
+            return None
+        return DEMO_NOT_REAL
 
     def predict_clips(self, paths: list[Path], label_set: str = "dfew", checkpoint: str | None = None,
                       max_new_tokens: int = 256) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
-        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens))
-        return [r.to_dict() for r in res]
+        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens),
+                           batch_size=self.batch_size)
+        return [_without_server_paths(r.to_dict()) for r in res]
 
     def explain_completions(self, paths: list[Path], completions: list[str], label_set: str = "dfew",
                             mode: str = "full") -> list[dict]:
@@ -138,6 +211,61 @@ class Backend:
                     has_audio=has_audio, notices=notices)
         (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set, max_new_tokens=int(max_new_tokens))
         return _as_dict(res)
+
+
+_ABS_PATH = re.compile(r"(?<![\w.:/])(?:~|/)(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def scrub_paths(text: str) -> str:
+    """Absolute paths in a message reduced to their last part (the file name the user knows).
+
+    >>> scrub_paths("cannot read clip '/tmp/gradio/ab12/notes.mp4': file is empty")
+    "cannot read clip 'notes.mp4': file is empty"
+    """
+    return _ABS_PATH.sub(lambda m: m.group(1) or "…", str(text))
+
+
+DEMO_NOT_REAL = ("the demo checkpoint knows drawn synthetic faces and voices only: this clip is not one of "
+                 "those, so its answer on this recording means nothing (load a real R1-Omni checkpoint)")
+
+
+def looks_synthetic(clip) -> bool:
+    """True when a decoded clip has the format of the synthetic generator's clips (128 px square frames at
+    10 fps, about 4 s); a real recording or an audio-only file is not."""
+    from r1omni.synthetic.clips import DURATION_S
+    from r1omni.synthetic.face import FPS, FRAME_SIZE
+
+    frames = getattr(clip, "frames", None)
+    if frames is None or not len(frames):
+        return False
+    return (tuple(frames.shape[1:3]) == (FRAME_SIZE, FRAME_SIZE) and abs(float(clip.fps or 0) - FPS) < 0.5
+            and abs(float(clip.duration_s or 0) - DURATION_S) < 0.5)
+
+
+class _Staged:
+    """The pipeline as `explain` sees it, reporting when generation starts and when attribution starts."""
+
+    def __init__(self, pipeline, report: Callable[[float, str], None]):
+        self._pipeline = pipeline
+        self._report = report
+
+    def predict(self, *args, **kwargs):
+        self._report(0.15, "predict")
+        out = self._pipeline.predict(*args, **kwargs)
+        self._report(0.5, "attribution")
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+
+def _without_server_paths(d: dict) -> dict:
+    """A stored/shown result names its clip by file name, not by its absolute server path."""
+    if "clip" in d:
+        d["clip"] = Path(str(d["clip"])).name
+    if "error" in d:
+        d["error"] = scrub_paths(d["error"])
+    return d
 
 
 def _thumbnail(frame: np.ndarray, size: int = 160) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 `guarded(fn)` wraps every handler (plain or generator): `R1OmniError` -> `gr.Error(one line)`; any other
 exception is logged with its traceback under a short id and shown as a generic one-line `gr.Error` naming
-that id. `warn(lines)` shows notices as `gr.Warning` toasts. Handlers never build error strings.
+that id. `warn(lines)` shows notices as `gr.Warning` toasts. Handlers never build error strings. No message
+shown to a user names an absolute server path: `scrub_paths` keeps only the file name.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from collections.abc import Callable, Iterable
 import gradio as gr
 
 from r1omni.errors import R1OmniError
+from r1omni.ui.backend import scrub_paths
 
 logger = logging.getLogger(__name__)
 
 
 def to_gr_error(err: BaseException) -> gr.Error:
-    """A one-line gr.Error for any exception (library errors verbatim, others by log id)."""
+    """A one-line gr.Error for any exception (library errors verbatim but without server paths, others by
+    log id)."""
     if isinstance(err, gr.Error):
         return err
     if isinstance(err, R1OmniError):
-        return gr.Error(str(err), title="Cannot use this input", print_exception=False)
+        return gr.Error(scrub_paths(str(err)), title="Cannot use this input", print_exception=False)
     ident = uuid.uuid4().hex[:8]
     logger.exception("internal error %s", ident, exc_info=err)
     return gr.Error(f"internal error (id {ident}); the details are in the server log", title="Error",
@@ -61,7 +64,7 @@ def guarded(fn: Callable) -> Callable:
 def warn(lines: Iterable[str]) -> None:
     """Show each notice as a gr.Warning toast (called, not raised)."""
     for line in lines:
-        text = " ".join(str(line).split())
+        text = scrub_paths(" ".join(str(line).split()))
         gr.Warning(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 

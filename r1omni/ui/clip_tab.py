@@ -18,10 +18,11 @@ MODEL_QUEUE = "model"  # every event that runs the model shares this concurrency
 
 
 @guarded
-def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str):
-    """Unpack -> explain -> views."""
-    view = backend.explain_clip(video, label_set=label_set, mode=mode, do_sample=decoding == "sampled",
-                                max_new_tokens=max_new_tokens)
+def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str,
+                 audio: str | None = None, progress=gr.Progress()):
+    """Unpack -> explain (progress by stage) -> views. Without a video, the audio-only upload is explained."""
+    view = backend.explain_clip(video or audio, label_set=label_set, mode=mode, do_sample=decoding == "sampled",
+                                max_new_tokens=max_new_tokens, progress=lambda f, stage: progress(f, desc=stage))
     res = view.result
     notes = views.notices(res, LABEL_SETS.get(label_set))
     warn(notes)
@@ -50,11 +51,14 @@ def build(backend: Backend, examples_dir: Path) -> dict:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             video = gr.Video(sources=["upload", "webcam"], label="Clip", include_audio=True, elem_id="clip-video")
+            audio = gr.Audio(sources=["upload"], type="filepath", label="…or an audio file (no video)",
+                             elem_id="clip-audio")
+            audio_path = gr.State(None)  # not an /explain API input: the API takes the video slot for any file
             clips = example_clips(examples_dir)
             if clips:
                 gr.Examples(clips, inputs=[video], label="Synthetic example clips")
             with gr.Accordion("Options", open=False):
-                label_set = gr.Dropdown(["dfew", "mafw"], value="dfew", label="Label set")
+                label_set = gr.Dropdown(["dfew", "mafw", "ravdess"], value="dfew", label="Label set")
                 decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
                 max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
                 mode = gr.Radio(["fast", "full"], value="full", label="Explanation",
@@ -78,7 +82,8 @@ def build(backend: Backend, examples_dir: Path) -> dict:
         raw = gr.JSON(label="explain JSON")
     outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
     handler = bind(explain_clip, backend)
-    event = run.click(handler, [video, label_set, decoding, max_new, mode], outputs, api_name="explain",
+    audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
+    event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
                       concurrency_id=MODEL_QUEUE, concurrency_limit=1)
     return {"video": video, "inputs": [video, label_set, decoding, max_new, mode], "outputs": outputs,
             "handler": handler, "event": event, "label_set": label_set}

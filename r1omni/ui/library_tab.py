@@ -1,86 +1,194 @@
-"""Library tab: open a folder or manifest under the library root, run the checkpoint over it (stored per
-clip, cancellable, resumable), WAR/UAR and confusion matrix, open a row in the Clip tab, compare two
-checkpoints on the same clips.
+"""Library tab: open a folder or manifest under the library root, run the checkpoint over it in batches
+(stored per clip, stoppable, resumable, failed clips retried on request), WAR/UAR and confusion matrix, open a
+row in the Clip tab, compare two checkpoints on the same clips.
+
+The session state holds the clip list and the results in memory (server side); the browser gets one page of
+the filtered table at a time. Results are looked up once per open by file key and checkpoint fingerprint, and
+a run updates them batch by batch without rescanning. Handlers report bad input in the status line (and a
+toast) instead of raising, so no output is left with a bare error badge.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
 from pathlib import Path
 
 import gradio as gr
 
-from r1omni.errors import UsageError
+from r1omni.errors import R1OmniError, UsageError
 from r1omni.library_store import LibraryClip, open_library, resolve_inside
 from r1omni.metrics import confusion_matrix, scores_by_dataset
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded, warn
+from r1omni.ui.boundary import bind, guarded, scrub_paths, warn
 from r1omni.ui.clip_tab import MODEL_QUEUE
 
+logger = logging.getLogger(__name__)
 CORRECT_CHOICES = ["all", "correct", "wrong", "not run"]
+PAGE_ROWS = 100
+_STOPS: dict[str, threading.Event] = {}  # session hash -> Stop pressed
 
 
 def _clips(state: dict) -> list[LibraryClip]:
     if not state or not state.get("clips"):
         raise UsageError("open a library folder or manifest first")
-    return [LibraryClip(Path(c["path"]), c["rel"], c["label"], c["dataset"], c["duration_s"]) for c in state["clips"]]
+    return state["clips"]
 
 
-def _results(backend: Backend, clips: list[LibraryClip], label_set: str, checkpoint: str | None = None) -> list:
-    stored = backend.store.get_many(checkpoint or backend.key, [c.path for c in clips], label_set)
-    return [stored.get(str(c.path)) for c in clips]
+def _load_results(backend: Backend, state: dict, label_set: str) -> dict:
+    """{rel: result} from the store for this checkpoint and label set (cached in the state per label set)."""
+    if state.get("label_set") != label_set:
+        clips = _clips(state)
+        stored = backend.store.get_keyed(backend.key, [c.key for c in clips], label_set)
+        state["results"] = {c.rel: stored[c.key] for c in clips if c.key in stored}
+        state["label_set"] = label_set
+    return state["results"]
 
 
-def _summary(backend: Backend, state: dict, label_set: str, label: str, predicted: str, correct: str, search: str):
-    """Table, metrics markdown and confusion figure from what the store holds for these clips."""
-    clips = _clips(state)
-    results = _results(backend, clips, label_set)
-    rows = [views.library_row(c.rel, c.duration_s, c.label, r) for c, r in zip(clips, results, strict=True)]
-    done = [(c, views.prediction_of(r)) for c, r in zip(clips, results, strict=True) if r and not r.get("error")]
-    scored = [(c, p) for c, p in done if c.label]
+def _rows(state: dict) -> list[dict]:
+    res = state["results"]
+    return [views.library_row(c.rel, c.duration_s, c.label, res.get(c.rel)) for c in state["clips"]]
+
+
+def _page(state: dict, filters: tuple, page: int) -> tuple:
+    """(one page of the filtered table, 'page i of n' text, the page number used)."""
+    table = views.library_table(_rows(state), *filters)
+    pages = max(1, math.ceil(len(table) / PAGE_ROWS))
+    page = min(max(1, int(page or 1)), pages)
+    part = table.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
+    return part, f"{len(table)} clips match · page {page} of {pages}", page
+
+
+def _metrics(state: dict, label_set: str) -> tuple:
+    clips, res = state["clips"], state["results"]
+    labels = set(LABEL_SETS[label_set])
+    done = [(c, views.prediction_of(res[c.rel])) for c in clips if c.rel in res and not res[c.rel].get("error")]
+    scored = [(c, p) for c, p in done if c.label in labels]
     truth, pred = [c.label for c, _ in scored], [p.get("label") for _, p in scored]
     scores = scores_by_dataset(truth, pred, [c.dataset for c, _ in scored]) if scored else {}
     cm = confusion_matrix(truth, pred, list(LABEL_SETS[label_set])) if scored else ([], [], [])
-    return (views.library_table(rows, label, predicted, correct, search),
-            views.metrics_markdown(scores, len(done), len(clips)), views.confusion_figure(*cm))
+    md = views.metrics_markdown(scores, len(done), len(clips))
+    failed = sum(1 for c in clips if (res.get(c.rel) or {}).get("error"))
+    outside = sorted({c.label for c in clips if c.label and c.label not in labels})
+    if failed:
+        md += f"\n\n{failed} clips failed (see 'flags'); **Retry failed** runs them again."
+    if outside:
+        md += (f"\n\nLabels outside '{label_set}' are not scored: {', '.join(outside)} "
+               f"(label set '{_implied(clips) or 'mafw'}' holds them).")
+    return md, views.confusion_figure(*cm)
 
 
-@guarded
+def _implied(clips: list[LibraryClip]) -> str | None:
+    sets = {c.label_set for c in clips if c.label_set}
+    return sets.pop() if len(sets) == 1 else None
+
+
+def _label_sources(clips: list[LibraryClip]) -> str:
+    counts: dict[str, int] = {}
+    for c in clips:
+        if c.label:
+            name = c.dataset if c.label_set else "manifest"
+            counts[name] = counts.get(name, 0) + 1
+    unlabelled = sum(1 for c in clips if not c.label)
+    parts = [f"{n} labelled by {k}" for k, n in sorted(counts.items())] + ([f"{unlabelled} unlabelled"]
+                                                                          if unlabelled else [])
+    return ", ".join(parts)
+
+
+def _fail(err: BaseException) -> str:
+    """The one-line message of a refused request, as a toast and as the status line."""
+    msg = scrub_paths(str(err)) if isinstance(err, R1OmniError) else "internal error; see the server log"
+    gr.Warning(views.html_escape(msg))
+    return f"**Cannot open:** {views.html_escape(msg)}"
+
+
 def open_clips(backend: Backend, path: str, label_set: str):
     """Open a folder or manifest (relative to the library root) and show stored results at once."""
-    lib = open_library(path or ".", backend.library_root)
+    try:
+        lib = open_library(path or ".", backend.library_root, backend.store)
+        if not lib.clips:
+            raise UsageError(f"no clips found in '{path or '.'}'")
+    except Exception as err:  # noqa: BLE001 - this handler reports instead of raising (no bare error badges)
+        if not isinstance(err, R1OmniError):
+            logger.exception("opening library %r failed", path)
+        return {}, gr.skip(), _fail(err), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    state = {"source": str(lib.source), "clips": lib.clips}
+    _load_results(backend, state, label_set)
+    notes = [scrub_paths(r) for r in lib.reports]
     if lib.skipped:
-        warn([f"{len(lib.skipped)} rows skipped, e.g. {lib.skipped[0]}"])
-    state = {"source": str(lib.source), "clips": [
-        {"path": str(c.path), "rel": c.rel, "label": c.label, "dataset": c.dataset, "duration_s": c.duration_s}
-        for c in lib.clips]}
-    if not lib.clips:
-        raise UsageError(f"no clips found in '{path}'")
+        notes.append(f"{len(lib.skipped)} files or rows skipped, e.g. {scrub_paths(lib.skipped[0])}")
+    warn(notes)
     labels = ["all"] + sorted({c.label for c in lib.clips if c.label})
-    table, metrics, cm = _summary(backend, state, label_set, "all", "all", "all", "")
-    return state, table, metrics, cm, gr.Dropdown(choices=labels, value="all")
+    implied = _implied(lib.clips)
+    status = f"{len(lib.clips)} clips: {_label_sources(lib.clips)}."
+    if implied and implied != label_set:
+        status += f" Their labels imply label set **{implied}**: choose it in the Clip tab's options."
+    status = "  \n".join([status] + [views.html_escape(n) for n in notes])
+    table, page_text, page = _page(state, ("all", "all", "all", ""), 1)
+    metrics, cm = _metrics(state, label_set)
+    return state, table, status, metrics, cm, gr.Dropdown(choices=labels, value="all"), page_text
 
 
 @guarded
-def filter_rows(backend: Backend, state: dict, label_set: str, label: str, predicted: str, correct: str, search: str):
-    return _summary(backend, state, label_set, label, predicted, correct, search)[0]
+def filter_rows(backend: Backend, state: dict, label_set: str, label: str, predicted: str, correct: str,
+                search: str, page: int = 1):
+    """One page of the filtered table (the whole table is never sent)."""
+    if not state or not state.get("clips"):
+        return gr.skip(), "open a library folder or manifest first"
+    _load_results(backend, state, label_set)
+    table, text, _ = _page(state, (label, predicted, correct, search or ""), page)
+    return table, text
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def stop_run(request: gr.Request = None):
+    """Stop pressed: the running batch loop of this session ends before its next model call."""
+    _STOPS.setdefault(_session(request), threading.Event()).set()
 
 
 @guarded
-def run_batch(backend: Backend, state: dict, label_set: str, max_new_tokens: int, progress=gr.Progress()):
-    """Predict every clip not yet stored, one at a time, storing each result as it comes (so Stop and Run
-    again resumes where it stopped); the table and metrics refresh after every clip."""
+def run_batch(backend: Backend, state: dict, label_set: str, max_new_tokens: int, retry_failed: bool = False,
+              request: gr.Request = None, progress=gr.Progress()):
+    """Predict every clip without a stored result (and, with `retry_failed`, every failed one) in batches of
+    backend.batch_size; each batch is stored in one transaction before the next starts, so Stop (or a crash)
+    keeps every finished clip and Run again resumes where it stopped."""
     clips = _clips(state)
-    todo = [c for c, r in zip(clips, _results(backend, clips, label_set), strict=True) if r is None]
+    res = _load_results(backend, state, label_set)
+    todo = [c for c in clips if c.rel not in res or (retry_failed and res[c.rel].get("error"))]
+    stop = _STOPS.setdefault(_session(request), threading.Event())
+    stop.clear()
     if not todo:
         gr.Info("every clip already has a stored result for this checkpoint")
-    for i, clip in enumerate(todo):
-        progress((i, len(todo)), desc=f"{clip.rel}")
-        result = backend.predict_clips([clip.path], label_set=label_set, max_new_tokens=max_new_tokens)[0]
-        backend.store.put(backend.key, clip.path, label_set, result)
-        yield _summary(backend, state, label_set, "all", "all", "all", "")
-    yield _summary(backend, state, label_set, "all", "all", "all", "")
+    done = 0
+    for start in range(0, len(todo), backend.batch_size):
+        if stop.is_set():
+            break
+        batch = todo[start:start + backend.batch_size]
+        progress((done, len(todo)), desc=f"{batch[0].rel} (+{len(batch) - 1})")
+        out = backend.predict_clips([c.path for c in batch], label_set=label_set, max_new_tokens=max_new_tokens)
+        backend.store.put_many(backend.key, label_set, [(c.key, r) for c, r in zip(batch, out, strict=True)])
+        res.update({c.rel: r for c, r in zip(batch, out, strict=True)})
+        done += len(batch)
+        table, text, _ = _page(state, ("all", "all", "all", ""), 1)
+        yield (state, table, text, *_metrics(state, label_set))
+    stopped = stop.is_set() and done < len(todo)
+    table, text, _ = _page(state, ("all", "all", "all", ""), 1)
+    if stopped:
+        text += f" · stopped after {done} of {len(todo)} clips; Run resumes"
+    yield (state, table, text, *_metrics(state, label_set))
+
+
+@guarded
+def retry_failed(backend: Backend, state: dict, label_set: str, max_new_tokens: int, request: gr.Request = None,
+                 progress=gr.Progress()):
+    """Run again every clip whose stored result is an error (and every clip not run yet)."""
+    yield from run_batch(backend, state, label_set, max_new_tokens, True, request, progress)
 
 
 @guarded
@@ -96,23 +204,28 @@ def pick_row(backend: Backend, state: dict, evt: gr.SelectData):
 @guarded
 def compare(backend: Backend, state: dict, label_set: str, other: str, max_new_tokens: int,
             progress=gr.Progress()):
-    """Run a second checkpoint over the same clips (stored too) and show both scores and where they differ."""
-    if not other or not other.strip():
-        raise UsageError("give the path of the checkpoint to compare with")
-    other = other.strip()
+    """Run a second checkpoint (from a folder allowed at start-up) over the same clips, stored too, and show
+    both scores and where they differ."""
+    if not other or not str(other).strip():
+        raise UsageError("choose the checkpoint to compare with")
+    other = str(other).strip()
     clips = _clips(state)
-    pipe_b = backend.pipeline_for(other)
-    key_b = str(getattr(pipe_b, "checkpoint", other))
-    res_b = _results(backend, clips, label_set, key_b)
-    for i, (clip, r) in enumerate(zip(clips, res_b, strict=True)):
-        if r is None:
-            progress((i, len(clips)), desc=f"B: {clip.rel}")
-            res_b[i] = backend.predict_clips([clip.path], label_set, checkpoint=other,
-                                             max_new_tokens=max_new_tokens)[0]
-            backend.store.put(key_b, clip.path, label_set, res_b[i])
-    res_a = _results(backend, clips, label_set)
+    _, key_b = backend.pipeline_and_key(other)
+    stored = backend.store.get_keyed(key_b, [c.key for c in clips], label_set)
+    res_b = [stored.get(c.key) for c in clips]
+    todo = [i for i, r in enumerate(res_b) if r is None]
+    for start in range(0, len(todo), backend.batch_size):
+        idx = todo[start:start + backend.batch_size]
+        progress((start, len(todo)), desc=f"B: {clips[idx[0]].rel}")
+        out = backend.predict_clips([clips[i].path for i in idx], label_set, checkpoint=other,
+                                    max_new_tokens=max_new_tokens)
+        backend.store.put_many(key_b, label_set, [(clips[i].key, r) for i, r in zip(idx, out, strict=True)])
+        for i, r in zip(idx, out, strict=True):
+            res_b[i] = r
+    results = _load_results(backend, state, label_set)
+    res_a = [results.get(c.rel) for c in clips]
     lines = ["| checkpoint | WAR | UAR | n |", "|---|---|---|---|"]
-    for name, res in (("A: " + backend.title, res_a), ("B: " + other, res_b)):
+    for name, res in (("A: " + backend.title, res_a), ("B: " + Path(other).name, res_b)):
         pairs = [(c.label, views.prediction_of(r).get("label")) for c, r in zip(clips, res, strict=True)
                  if r and not r.get("error") and c.label]
         s = scores_by_dataset([t for t, _ in pairs], [p for _, p in pairs], ["all"] * len(pairs))["all"]
@@ -126,40 +239,54 @@ def compare(backend: Backend, state: dict, label_set: str, other: str, max_new_t
 def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Tabs, label_set: gr.Dropdown) -> dict:
     state = gr.State({})
     with gr.Row():
-        path = gr.Textbox(default_path, label=f"Folder or manifest (under {backend.library_root})", scale=4,
+        path = gr.Textbox(default_path, label="Folder or manifest (relative to the library folder)", scale=4,
                           elem_id="library-path")
         open_btn = gr.Button("Open", scale=1, elem_id="library-open")
+    status = gr.Markdown(elem_id="library-status")
     with gr.Row():
         f_label = gr.Dropdown(["all"], value="all", label="True label")
-        f_pred = gr.Dropdown(["all", *LABEL_SETS["mafw"], "outside set", "error"], value="all", label="Predicted")
+        f_pred = gr.Dropdown(["all", *LABEL_SETS["mafw"], "calm", "outside set", "error"], value="all",
+                             label="Predicted")
         f_correct = gr.Radio(CORRECT_CHOICES, value="all", label="Correct")
         f_search = gr.Textbox(label="File contains")
     with gr.Row():
         run_btn = gr.Button("Run", variant="primary", elem_id="library-run")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="library-stop")
+        retry_btn = gr.Button("Retry failed", elem_id="library-retry")
         max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
     table = gr.Dataframe(headers=views.LIBRARY_COLUMNS, interactive=False, label="Clips (click a row to open it)",
                          elem_id="library-table")
+    with gr.Row():
+        page = gr.Number(1, label="Page", precision=0, minimum=1, scale=1, elem_id="library-page")
+        page_text = gr.Markdown(elem_id="library-page-text")
     with gr.Row():
         metrics = gr.Markdown(elem_id="library-metrics")
         cm = gr.Plot(label="Confusion matrix")
     with gr.Accordion("Compare with another checkpoint", open=False):
         with gr.Row():
-            other = gr.Textbox(label="Checkpoint B (folder)", scale=4)
+            choices = backend.checkpoint_choices()
+            other = gr.Dropdown(choices, value=None, label="Checkpoint B (from the folders allowed at start-up)",
+                                allow_custom_value=False, scale=4, elem_id="library-other",
+                                info=None if choices else "start the app with --checkpoints DIR to compare")
             cmp_btn = gr.Button("Compare", scale=1)
         cmp_md = gr.Markdown()
         cmp_table = gr.Dataframe(headers=["file", "true label", "A", "B"], interactive=False,
                                  label="Clips where A and B disagree")
 
     filters = [f_label, f_pred, f_correct, f_search]
-    open_outputs = [state, table, metrics, cm, f_label]
-    open_btn.click(bind(open_clips, backend), [path, label_set], open_outputs)
+    open_outputs = [state, table, status, metrics, cm, f_label, page_text]
+    hidden = {"api_visibility": "private"}
+    open_btn.click(bind(open_clips, backend), [path, label_set], open_outputs, **hidden)
     for f in filters:
-        f.change(bind(filter_rows, backend), [state, label_set, *filters], table)
-    run_evt = run_btn.click(bind(run_batch, backend), [state, label_set, max_new], [table, metrics, cm],
-                            concurrency_id=MODEL_QUEUE, concurrency_limit=1)
-    stop_btn.click(None, cancels=[run_evt])
-    table.select(bind(pick_row, backend), [state], [clip_video, tabs])
+        f.change(bind(filter_rows, backend), [state, label_set, *filters], [table, page_text], **hidden)
+    page.change(bind(filter_rows, backend), [state, label_set, *filters, page], [table, page_text], **hidden)
+    run_outputs = [state, table, page_text, metrics, cm]
+    run_evt = run_btn.click(bind(run_batch, backend), [state, label_set, max_new], run_outputs,
+                            concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
+    retry_evt = retry_btn.click(bind(retry_failed, backend), [state, label_set, max_new], run_outputs,
+                                concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
+    stop_btn.click(stop_run, None, None, cancels=[run_evt, retry_evt], queue=False, **hidden)
+    table.select(bind(pick_row, backend), [state], [clip_video, tabs], **hidden)
     cmp_btn.click(bind(compare, backend), [state, label_set, other, max_new], [cmp_md, cmp_table],
-                  concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+                  concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
     return {"path": path, "open": open_btn, "state": state, "open_outputs": open_outputs}

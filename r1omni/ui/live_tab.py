@@ -1,12 +1,18 @@
-"""Live tab: webcam frames and microphone chunks stream into small ring buffers (gr.State); every few
+"""Live tab: webcam frames and microphone chunks stream into one buffer per browser session; every few
 seconds the last window is explained (fast mode) and added to a timeline.
 
-Buffers hold only small numpy arrays: frames downscaled to FRAME_PX on the long side, audio resampled to
-16 kHz mono and cut to MAX_WINDOW_S.
+One clock: the buffer's time starts at the first frame or chunk of either device, and every frame and audio
+sample is placed on it when it arrives, so a microphone started before the camera (or the reverse) leaves
+both in the same window. Frames are kept at the model's input size; audio is 16 kHz mono and nothing older
+than MAX_WINDOW_S is kept. The buffer lives on the server (keyed by session, dropped after IDLE_DROP_S), so
+the two streams never overwrite each other's state. The tick runs only while a device streams (Start
+arms it; it disarms itself when both devices have been silent for STOP_AFTER_S), never queues more than
+one prediction per session (trigger_mode "once"), and streams have no time limit.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from math import gcd
 
@@ -18,33 +24,114 @@ from r1omni.ui import views
 from r1omni.ui.backend import LIVE_SAMPLE_RATE, Backend, _thumbnail
 from r1omni.ui.boundary import bind, guarded
 
-FRAME_PX = 128
 MAX_WINDOW_S = 12.0
 TICK_S = 3.0
+STOP_AFTER_S = 6.0  # both devices silent this long: the tick disarms itself
+IDLE_DROP_S = 600.0  # a session's buffer is dropped after this long without input
+LIVE_MAX_NEW_TOKENS = 256  # long enough for the demo's reasoning to reach <answer>
+HISTORY = 1200  # timeline points kept (an hour at one every 3 s)
 
 
-def empty_buffer() -> dict:
-    return {"t0": None, "frames": [], "times": [], "audio": np.zeros(0, np.float32), "audio_end": None}
+class LiveBuffer:
+    """Camera frames and microphone audio of one session on one clock (seconds since the first input)."""
+
+    def __init__(self, frame_px: int = 384, clock=time.monotonic):
+        self.frame_px = int(frame_px)
+        self._clock = clock
+        self.lock = threading.Lock()
+        self.t0: float | None = None
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.audio = np.zeros(0, np.float32)
+        self.audio_end: float | None = None  # clock time of the last audio sample
+        self.last_input = clock()
+
+    def now(self) -> float:
+        if self.t0 is None:
+            self.t0 = self._clock()
+        return self._clock() - self.t0
+
+    def add_frame(self, frame: np.ndarray) -> None:
+        with self.lock:
+            t = self.now()
+            self.last_input = self._clock()
+            self.frames.append(_thumbnail(np.asarray(frame, dtype=np.uint8)[..., :3], self.frame_px))
+            self.times.append(t)
+            self._trim(t)
+
+    def add_audio(self, sr: int, data: np.ndarray) -> None:
+        with self.lock:
+            t = self.now()
+            self.last_input = self._clock()
+            x = to_16k_mono(sr, data)
+            if self.audio_end is not None and t - self.audio_end > len(x) / LIVE_SAMPLE_RATE + 1.0:
+                self.audio = np.zeros(0, np.float32)  # a gap (mic stopped and restarted): old audio is not glued on
+            self.audio = np.concatenate([self.audio, x])
+            self.audio_end = t
+            self._trim(t)
+
+    def _trim(self, t: float) -> None:
+        while self.times and self.times[0] < t - MAX_WINDOW_S:
+            self.frames.pop(0)
+            self.times.pop(0)
+        if self.audio_end is not None:
+            keep = int(max(0.0, MAX_WINDOW_S - (t - self.audio_end)) * LIVE_SAMPLE_RATE)
+            self.audio = self.audio[-keep:] if keep else np.zeros(0, np.float32)
+
+    def window(self, window_s: float) -> tuple[np.ndarray | None, list[float], np.ndarray | None, float]:
+        """(frames (T,H,W,3), times relative to the window start, audio, duration) of the last `window_s`
+        seconds on the shared clock: only what arrived inside the window, from either device."""
+        with self.lock:
+            t = self.now()
+            start = t - window_s
+            keep = [i for i, ti in enumerate(self.times) if ti >= start]
+            frames = None
+            if keep:
+                first = self.frames[keep[-1]].shape
+                keep = [i for i in keep if self.frames[i].shape == first]
+                frames = np.stack([self.frames[i] for i in keep])
+            audio = None
+            if self.audio_end is not None and len(self.audio):
+                end = self.audio_end - start  # seconds into the window where the audio ends
+                n = int(min(window_s, max(0.0, end)) * LIVE_SAMPLE_RATE)
+                audio = self.audio[-n:] if n > 0 else None
+            return frames, [self.times[i] - start for i in keep], audio, float(window_s)
+
+    def streaming(self) -> bool:
+        """True while either device has sent something in the last STOP_AFTER_S seconds."""
+        return self._clock() - self.last_input < STOP_AFTER_S
+
+    def status(self) -> str:
+        """Plain words on what is (not) arriving from the camera and microphone."""
+        with self.lock:
+            t = self.now() if self.t0 is not None else None
+            cam = "camera: no frames received (press Start and allow camera access)"
+            mic = "microphone: no audio received (press Start and allow microphone access)"
+            if self.times and t is not None and t - self.times[-1] < 5:
+                cam = f"camera: {len(self.frames)} frames buffered"
+            elif self.times:
+                cam = "camera: no new frames for 5 s (camera stopped or missing)"
+            if self.audio_end is not None and t is not None and t - self.audio_end < 5:
+                mic = f"microphone: {len(self.audio) / LIVE_SAMPLE_RATE:.1f} s buffered"
+            elif self.audio_end is not None:
+                mic = "microphone: no new audio for 5 s (microphone stopped or missing)"
+            return f"{cam}  \n{mic}"
 
 
-def _now(buf: dict) -> float:
-    if buf["t0"] is None:
-        buf["t0"] = time.monotonic()
-    return time.monotonic() - buf["t0"]
+_SESSIONS: dict[str, LiveBuffer] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
-def add_frame(frame: np.ndarray | None, buf: dict | None) -> dict:
-    """Append one downscaled webcam frame (and its time) to the ring buffer."""
-    buf = buf or empty_buffer()
-    if frame is None:
-        return buf
-    t = _now(buf)
-    buf["frames"].append(_thumbnail(np.asarray(frame, dtype=np.uint8)[..., :3], FRAME_PX))
-    buf["times"].append(t)
-    while buf["times"] and buf["times"][0] < t - MAX_WINDOW_S:
-        buf["frames"].pop(0)
-        buf["times"].pop(0)
-    return buf
+def buffer_for(request: gr.Request | None, frame_px: int = 384) -> LiveBuffer:
+    """This session's buffer (created on first use); buffers idle for IDLE_DROP_S are dropped."""
+    key = getattr(request, "session_hash", None) or "local"
+    now = time.monotonic()
+    with _SESSIONS_LOCK:
+        for k in [k for k, b in _SESSIONS.items() if now - b.last_input > IDLE_DROP_S and k != key]:
+            del _SESSIONS[k]
+        if key not in _SESSIONS:
+            _SESSIONS[key] = LiveBuffer(frame_px)
+        return _SESSIONS[key]
 
 
 def to_16k_mono(sr: int, chunk: np.ndarray) -> np.ndarray:
@@ -62,97 +149,110 @@ def to_16k_mono(sr: int, chunk: np.ndarray) -> np.ndarray:
     return x
 
 
-def add_audio(chunk: tuple[int, np.ndarray] | None, buf: dict | None) -> dict:
-    """Append one microphone chunk (resampled to 16 kHz) to the ring buffer, keeping MAX_WINDOW_S."""
-    buf = buf or empty_buffer()
+def on_frame(frame_px: int, frame: np.ndarray | None, request: gr.Request = None):
+    """A webcam frame: into the session buffer; the first one after silence arms the tick."""
+    if frame is None:
+        return gr.skip()
+    buf = buffer_for(request, frame_px)
+    was = buf.streaming() and buf.t0 is not None
+    buf.add_frame(frame)
+    return gr.skip() if was else gr.Timer(active=True)
+
+
+def on_audio(frame_px: int, chunk: tuple[int, np.ndarray] | None, request: gr.Request = None):
+    """A microphone chunk: into the session buffer; the first one after silence arms the tick."""
     if chunk is None:
-        return buf
-    sr, data = chunk
-    buf["audio"] = np.concatenate([buf["audio"], to_16k_mono(sr, data)])[-int(MAX_WINDOW_S * LIVE_SAMPLE_RATE):]
-    buf["audio_end"] = _now(buf)
-    return buf
-
-
-def window(buf: dict, window_s: float) -> tuple[np.ndarray | None, list[float], np.ndarray | None, float]:
-    """(frames (T,H,W,3), times relative to the window start, audio, duration) of the last `window_s`."""
-    t = _now(buf)
-    keep = [i for i, ti in enumerate(buf["times"]) if ti >= t - window_s]
-    frames = None
-    if keep:
-        first = buf["frames"][keep[0]].shape
-        same = [i for i in keep if buf["frames"][i].shape == first]
-        frames = np.stack([buf["frames"][i] for i in same])
-        keep = same
-    audio = buf["audio"][-int(window_s * LIVE_SAMPLE_RATE):] if len(buf["audio"]) else None
-    start = t - window_s
-    return frames, [buf["times"][i] - start for i in keep], audio, float(window_s)
-
-
-def device_status(buf: dict) -> str:
-    """Plain words on what is (not) arriving from the camera and microphone."""
-    t = _now(buf) if buf.get("t0") is not None else None
-    cam = "camera: no frames received (allow camera access and press the webcam's record button)"
-    mic = "microphone: no audio received (allow microphone access and press Record)"
-    if buf["times"] and t is not None and t - buf["times"][-1] < 5:
-        cam = f"camera: {len(buf['frames'])} frames buffered"
-    elif buf["times"]:
-        cam = "camera: no new frames for 5 s (camera stopped or missing)"
-    if buf.get("audio_end") is not None and t is not None and t - buf["audio_end"] < 5:
-        mic = f"microphone: {len(buf['audio']) / LIVE_SAMPLE_RATE:.1f} s buffered"
-    elif buf.get("audio_end") is not None:
-        mic = "microphone: no new audio for 5 s (microphone stopped or missing)"
-    return f"{cam}  \n{mic}"
+        return gr.skip()
+    buf = buffer_for(request, frame_px)
+    was = buf.streaming() and buf.t0 is not None
+    buf.add_audio(int(chunk[0]), chunk[1])
+    return gr.skip() if was else gr.Timer(active=True)
 
 
 @guarded
-def predict_live(backend: Backend, cam: dict, mic: dict, history: list, window_s: float, label_set: str):
-    """Timer tick: explain the last window unless nothing arrives or the model is busy with other work."""
-    buf = _merge(cam, mic)
-    status = device_status(buf)
-    frames, times, audio, dur = window(buf, window_s)
+def predict_live(backend: Backend, history: list, window_s: float, label_set: str, request: gr.Request = None):
+    """Timer tick: explain the last window; disarm the timer when both devices have stopped."""
+    buf = buffer_for(request, int(getattr(backend.pipeline, "image_size", 384)))
+    status = buf.status()
+    if not buf.streaming():
+        return history, gr.skip(), gr.skip(), gr.skip(), status + "  \nstopped: press Start", gr.Timer(active=False)
+    frames, times, audio, dur = buf.window(window_s)
     if frames is None and audio is None:
-        return history, gr.skip(), gr.skip(), gr.skip(), status
+        return history, gr.skip(), gr.skip(), gr.skip(), status, gr.skip()
     try:
-        res = backend.explain_window(frames, times, audio, dur, label_set=label_set, max_new_tokens=96)
+        res = backend.explain_window(frames, times, audio, dur, label_set=label_set,
+                                     max_new_tokens=LIVE_MAX_NEW_TOKENS)
     except R1OmniError as err:
-        return history, gr.skip(), gr.skip(), gr.skip(), f"{status}  \nlast window skipped: {err}"
+        return history, gr.skip(), gr.skip(), gr.skip(), f"{status}  \nlast window skipped: {err}", gr.skip()
     pred = views.prediction_of(res)
     share = (res.get("modality") or {}).get("share") or {}
-    history = (history or [])[-59:] + [{"t": round(_now(buf), 1), "label": pred.get("label"),
-                                        "confidence": views.confidence(pred), "video_share": share.get("video"),
-                                        "audio_share": share.get("audio")}]
+    history = (history or [])[-(HISTORY - 1):] + [{"t": round(buf.now(), 1), "label": pred.get("label"),
+                                                  "confidence": views.confidence(pred),
+                                                  "video_share": share.get("video"),
+                                                  "audio_share": share.get("audio")}]
     return (history, views.timeline_figure(history), views.label_markdown(res), pred.get("reasoning") or "",
-            status)
+            status, gr.skip())
 
 
-def _merge(cam: dict | None, mic: dict | None) -> dict:
-    """The camera and microphone buffers share one clock (t0 of whichever started first)."""
-    cam, mic = cam or empty_buffer(), mic or empty_buffer()
-    t0s = [b["t0"] for b in (cam, mic) if b["t0"] is not None]
-    return {"t0": min(t0s) if t0s else None, "frames": cam["frames"], "times": cam["times"],
-            "audio": mic["audio"], "audio_end": mic["audio_end"]}
+def start_live():
+    return gr.Timer(active=True), "starting camera and microphone…"
+
+
+def stop_live():
+    return gr.Timer(active=False), "stopped"
+
+
+# One Start / Stop for both devices: the buttons press the components' own controls (the browser only lets
+# a page use the camera and microphone after a user gesture, which the click is).
+_START_JS = """() => {
+  const cam = document.querySelector('#live-cam');
+  const access = cam && [...cam.querySelectorAll('button')].find(b => /access webcam/i.test(b.innerText));
+  if (access) access.click();
+  setTimeout(() => {
+    const rec = cam && cam.querySelector("button[aria-label='capture photo']");
+    if (rec) rec.click();
+  }, 1500);
+  const mic = document.querySelector('#live-mic');
+  const record = mic && [...mic.querySelectorAll('button')].find(b => /^record$/i.test(b.innerText.trim()));
+  if (record) record.click();
+}"""
+_STOP_JS = """() => {
+  const cam = document.querySelector('#live-cam');
+  const stop = cam && cam.querySelector("button[aria-label='stop recording'], button[aria-label='capture photo']");
+  if (stop) stop.click();
+  const mic = document.querySelector('#live-mic');
+  const s = mic && [...mic.querySelectorAll('button')].find(b => /^stop$/i.test(b.innerText.trim()));
+  if (s) s.click();
+}"""
 
 
 def build(backend: Backend, label_set: gr.Dropdown) -> dict:
-    cam_buf, mic_buf, history = gr.State(None), gr.State(None), gr.State([])
+    history = gr.State([])
+    frame_px = int(getattr(backend.pipeline, "image_size", 384))
     with gr.Row():
         with gr.Column(scale=1):
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="live-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="live-stop")
             cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="live-cam",
                            webcam_options=gr.WebcamOptions(mirror=True, constraints={"video": {"width": 320}}))
             mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone",
                            elem_id="live-mic")
             window_s = gr.Slider(2, MAX_WINDOW_S, value=4, step=1, label="Window (s)")
-            status = gr.Markdown(device_status(empty_buffer()), elem_id="live-status")
+            status = gr.Markdown(LiveBuffer().status(), elem_id="live-status")
         with gr.Column(scale=2):
-            label_md = gr.Markdown("Waiting for camera or microphone…", elem_id="live-label")
+            label_md = gr.Markdown("Press **Start** (camera, microphone or both)…", elem_id="live-label")
             reasoning = gr.Textbox(label="Latest reasoning", lines=3, elem_id="live-reasoning")
             timeline = gr.Plot(label="Timeline", elem_id="live-timeline")
-    cam.stream(add_frame, [cam, cam_buf], [cam_buf], stream_every=0.5, time_limit=600, concurrency_limit=8,
-               concurrency_id="live-in", show_progress="hidden")
-    mic.stream(add_audio, [mic, mic_buf], [mic_buf], stream_every=0.5, time_limit=600, concurrency_limit=8,
-               concurrency_id="live-in", show_progress="hidden")
-    timer = gr.Timer(TICK_S)
-    timer.tick(bind(predict_live, backend), [cam_buf, mic_buf, history, window_s, label_set],
-               [history, timeline, label_md, reasoning, status], concurrency_id="model", concurrency_limit=1,
-               show_progress="hidden", trigger_mode="always_last")
+    hidden = {"api_visibility": "private"}
+    timer = gr.Timer(TICK_S, active=False)
+    cam.stream(bind(on_frame, frame_px), [cam], [timer], stream_every=0.5, time_limit=None, concurrency_limit=8,
+               concurrency_id="live-in", show_progress="hidden", **hidden)
+    mic.stream(bind(on_audio, frame_px), [mic], [timer], stream_every=0.5, time_limit=None, concurrency_limit=8,
+               concurrency_id="live-in", show_progress="hidden", **hidden)
+    start.click(start_live, None, [timer, status], js=_START_JS, queue=False, **hidden)
+    stop.click(stop_live, None, [timer, status], js=_STOP_JS, queue=False, **hidden)
+    timer.tick(bind(predict_live, backend), [history, window_s, label_set],
+               [history, timeline, label_md, reasoning, status, timer], concurrency_id="model", concurrency_limit=1,
+               show_progress="hidden", trigger_mode="once", **hidden)
     return {"timer": timer}

@@ -117,31 +117,47 @@ def _reasoning_window(result: dict) -> tuple[int, int] | None:
     return start, end if end >= 0 else len(text)
 
 
-def reasoning_highlights(result: dict, weak: float | None = None) -> list[tuple[str, str | None]]:
-    """Reasoning tokens labelled by the modality that supports them; tokens of flagged claims are marked.
+def _words(tokens: list[dict], phis: list[tuple[float, float]], window) -> list[dict]:
+    """Sub-word tokens joined into whole words (a word starts at a token that begins with whitespace), each
+    with the summed Shapley values of its pieces and the start offset of its first piece."""
+    words: list[dict] = []
+    for tok, (v, a) in zip(tokens, phis, strict=True):
+        text = str(tok.get("text", tok.get("token", "")))
+        start = tok.get("start")
+        if window and start is not None and not (window[0] <= start < window[1]):
+            continue
+        if not words or text[:1].isspace() or not text:
+            words.append({"text": text, "v": v, "a": a, "starts": [start]})
+        else:
+            w = words[-1]
+            w["text"] += text
+            w["v"] += v
+            w["a"] += a
+            w["starts"].append(start)
+    return words
 
-    `weak` defaults to 10% of the largest per-token |phi|, so the colouring is relative within a clip.
-    Without token attributions the plain reasoning is returned unlabelled.
+
+def reasoning_highlights(result: dict, weak: float | None = None) -> list[tuple[str, str | None]]:
+    """Reasoning words labelled by the modality that supports them; words of flagged claims are marked.
+
+    Tokens are joined into whole words first (so "o", "ver", "all" shows as "overall"), with a word's
+    Shapley values the sum over its pieces. `weak` defaults to 10% of the largest per-word |phi|, so the
+    colouring is relative within a clip. Without token attributions the plain reasoning is returned unlabelled.
     """
     tokens = [t for t in result.get("tokens") or [] if isinstance(t, dict)]
     if not tokens:
         text = prediction_of(result).get("reasoning") or ""
         return [(text, None)] if text else []
-    phis = [_token_phi(t) for t in tokens]
-    scale = max((max(abs(v), abs(a)) for v, a in phis), default=0.0)
+    words = _words(tokens, [_token_phi(t) for t in tokens], _reasoning_window(result))
+    scale = max((max(abs(w["v"]), abs(w["a"])) for w in words), default=0.0)
     thr = weak if weak is not None else 0.1 * scale
     flagged = [(c.get("start"), c.get("end")) for c in result.get("claims") or [] if c.get("flag")]
-    window = _reasoning_window(result)
     out: list[tuple[str, str | None]] = []
-    for tok, (v, a) in zip(tokens, phis, strict=True):
-        text = tok.get("text", tok.get("token", ""))
-        start = tok.get("start")
-        if window and start is not None and not (window[0] <= start < window[1]):
-            continue
-        label = token_modality(v, a, thr if scale > 0 else math.inf)
-        if start is not None and any(s is not None and s <= start < e for s, e in flagged):
+    for w in words:
+        label = token_modality(w["v"], w["a"], thr if scale > 0 else math.inf)
+        if any(st is not None and s is not None and s <= st < e for st in w["starts"] for s, e in flagged):
             label = FLAGGED
-        out.append((text, label))
+        out.append((w["text"], label))
     return out
 
 

@@ -51,17 +51,74 @@ def test_library_run_on_three_clips_shows_metrics(page):
     shot(page, "library")
 
 
-def test_live_tab_predicts_from_fake_camera_and_microphone(page):
+def test_live_one_start_button_streams_camera_and_microphone(page):
     open_tab(page, "Live")
     expect(page.locator("#live-status")).to_contain_text("camera: no frames")  # says plainly what is missing
+    page.locator("#live-start").click()  # one Start for both devices
+    expect(page.locator("#live-status")).to_contain_text("frames buffered", timeout=LONG)
+    expect(page.locator("#live-status")).to_contain_text("s buffered", timeout=LONG)
+    expect(page.locator("#live-label")).to_contain_text("checkpoint:", timeout=LONG)
+    shot(page, "live")
+    page.locator("#live-stop").click()
+    expect(page.locator("#live-status")).to_contain_text("stopped", timeout=LONG)
+
+
+def _start_camera(page) -> None:
     page.locator("#live-cam").get_by_text("Click to Access Webcam").click()
     page.wait_for_timeout(1500)
     page.locator("#live-cam button[aria-label='capture photo']").first.click()  # starts frame streaming
-    page.locator("#live-mic").get_by_role("button", name="Record").first.click()  # starts mic streaming
+
+
+def _start_mic(page) -> None:
+    page.locator("#live-mic").get_by_role("button", name="Record").first.click()
+
+
+def test_live_staggered_start_microphone_10_s_before_the_camera(page):
+    open_tab(page, "Live")
+    _start_mic(page)
+    expect(page.locator("#live-status")).to_contain_text("s buffered", timeout=LONG)
+    page.wait_for_timeout(10_000)
+    _start_camera(page)
     expect(page.locator("#live-status")).to_contain_text("frames buffered", timeout=LONG)
+    expect(page.locator("#live-status")).to_contain_text("s buffered")  # one clock: both are in the window
     expect(page.locator("#live-label")).to_contain_text("checkpoint:", timeout=LONG)
-    expect(page.locator("#live-status")).to_contain_text("s buffered")
-    shot(page, "live")
+
+
+def test_live_camera_only_and_microphone_only(page):
+    open_tab(page, "Live")
+    _start_camera(page)
+    expect(page.locator("#live-label")).to_contain_text("checkpoint:", timeout=LONG)
+    expect(page.locator("#live-status")).to_contain_text("microphone: no audio received")
+    page.reload(wait_until="load")
+    page.locator("#explain-button").wait_for()
+    open_tab(page, "Live")
+    _start_mic(page)
+    expect(page.locator("#live-label")).to_contain_text("checkpoint:", timeout=LONG)
+    expect(page.locator("#live-status")).to_contain_text("camera: no frames")
+
+
+def test_library_folder_with_an_unrelated_csv_shows_its_one_line_message_not_error_badges(page, running_app):
+    import shutil
+
+    root = running_app[1].library_root
+    sub = root / "zz-unrelated"
+    sub.mkdir(exist_ok=True)
+    shutil.copy(EXAMPLES / "synth_00003.mp4", sub / "1001_DFA_ANG_XX.mp4")
+    (sub / "manifest.csv").write_text("file,label\n1001_DFA_ANG_XX.mp4,angry\n")
+    try:
+        open_tab(page, "Library")
+        page.locator("#library-path textarea, #library-path input").first.fill("zz-unrelated")
+        page.locator("#library-open").click()
+        expect(page.locator("#library-status")).to_contain_text("is not a manifest", timeout=LONG)
+        expect(page.locator("#library-status")).to_contain_text("1 labelled by crema-d")
+        expect(page.locator("#library-table")).to_contain_text("1001_DFA_ANG_XX.mp4")
+        expect(page.locator("#library-table")).to_contain_text("angry")
+        page.locator("#library-path textarea, #library-path input").first.fill("no-such-folder")
+        page.locator("#library-open").click()
+        expect(page.locator("#library-status")).to_contain_text("does not exist", timeout=LONG)
+        assert page.locator(".error:visible, [data-testid='status-tracker'] .error:visible").count() == 0
+    finally:
+        shutil.rmtree(sub)
 
 
 def test_bad_upload_shows_one_line_error_and_app_keeps_serving(page, tmp_path):

@@ -54,17 +54,18 @@ def test_library_batch_stores_results_and_reopen_shows_them(running_app):
 
     _, settings, demo = running_app
     backend = demo.r1omni_backend
-    state, table, metrics, _, _ = library_tab.open_clips(backend, settings.library_path, "dfew")
+    state, table, _, metrics, *_ = library_tab.open_clips(backend, settings.library_path, "dfew")
     assert len(table) == 3 and set(table["predicted"]) <= {""} | set(DFEW) | {"outside set", "error"}
     steps = list(library_tab.run_batch(backend, state, "dfew", 16))
-    table, metrics, _ = steps[-1]
+    assert len(steps) == 3  # batches of 2 (--batch-size 2): two batches, then the final view
+    _, table, _, metrics, _ = steps[-1]
     assert "3 / 3 clips scored" in metrics and (table["predicted"] != "").all()
     con = sqlite3.connect(settings.db)
     assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= 3
     con.close()
-    state, table2, metrics2, _, _ = library_tab.open_clips(backend, settings.library_path, "dfew")
+    state, table2, _, metrics2, *_ = library_tab.open_clips(backend, settings.library_path, "dfew")
     assert metrics2 == metrics and list(table2["predicted"]) == list(table["predicted"])
-    assert list(library_tab.run_batch(backend, state, "dfew", 16))[-1][1] == metrics  # nothing left to run
+    assert list(library_tab.run_batch(backend, state, "dfew", 16))[-1][3] == metrics  # nothing left to run
 
 
 def test_library_refuses_paths_outside_its_root(running_app):
@@ -73,8 +74,8 @@ def test_library_refuses_paths_outside_its_root(running_app):
     from r1omni.ui import library_tab
 
     backend = running_app[2].r1omni_backend
-    with pytest.raises(gr.Error, match="outside the library root"):
-        library_tab.open_clips(backend, "../..", "dfew")
+    out = library_tab.open_clips(backend, "../..", "dfew")  # reported in the status line, not raised
+    assert out[0] == {} and "outside the library root" in out[2] and str(backend.library_root) not in out[2]
 
 
 def test_flags_and_auth_file(tmp_path):
@@ -108,7 +109,56 @@ def test_pick_row_opens_only_library_files_and_compare_two_checkpoints(running_a
         library_tab.pick_row(backend, {}, SimpleNamespace(row_value=["../../etc/passwd"]))
     state = library_tab.open_clips(backend, ".", "dfew")[0]
     list(library_tab.run_batch(backend, state, "dfew", 16))  # A on every clip (a no-op when already stored)
-    other = shutil.copytree(tiny_checkpoint, tmp_path / "same-weights")  # B = same weights, other folder
-    md, table = library_tab.compare(backend, state, "dfew", str(other), 16)
-    assert "B: " + str(other) in md and md.count("| 3 |") == 2  # both scored on the 3 clips
+    assert backend.checkpoint_choices() == ["same-weights"]  # from --checkpoints
+    md, table = library_tab.compare(backend, state, "dfew", "same-weights", 16)
+    assert "B: same-weights" in md and md.count("| 3 |") == 2  # both scored on the 3 clips
     assert table.empty  # identical weights, greedy decoding: no disagreements
+    other = shutil.copytree(tiny_checkpoint, tmp_path / "elsewhere")  # a folder the operator did not allow
+    for name in (str(other), "../elsewhere", "../../" + other.name, str(tiny_checkpoint.parent)):
+        with pytest.raises(gr.Error) as e:
+            library_tab.compare(backend, state, "dfew", name, 16)
+        assert "not in the checkpoint folders allowed" in str(e.value) and str(tmp_path) not in str(e.value)
+
+
+def test_audio_only_upload_and_progress_by_stage(running_app, real_clips):
+    from r1omni.ui import clip_tab
+
+    backend = running_app[2].r1omni_backend
+    mp3 = next(p for p in real_clips if p.suffix == ".mp3")
+    stages = []
+    view = backend.explain_clip(mp3, mode="full", max_new_tokens=16, progress=lambda f, s: stages.append((f, s)))
+    assert [s for _, s in stages] == ["decode", "predict", "attribution"]
+    assert [f for f, _ in stages] == sorted(f for f, _ in stages)
+    assert view.result["prediction"]["modalities"] == {"video": False, "audio": True}
+    out = clip_tab.explain_clip(backend, None, "dfew", "greedy", 16, "fast", audio=str(mp3),
+                                progress=lambda *a, **k: None)
+    assert out[-1]["prediction"]["modalities"]["audio"] is True and "no video track" in out[-2]
+
+
+def test_stop_ends_the_run_before_the_next_batch_and_retry_reruns_only_failed_clips(running_app, tmp_path):
+    from r1omni.library_store import LibraryStore
+    from r1omni.ui import library_tab
+    from r1omni.ui.backend import Backend
+    from tests.ui.app_fixtures import make_library
+
+    lib = make_library(tmp_path / "lib", n=4)
+    store = LibraryStore(tmp_path / "r.sqlite")
+    backend = Backend(running_app[2].r1omni_backend.pipeline, store, lib, batch_size=1)
+    calls = []
+    real = backend.predict_clips
+    backend.predict_clips = lambda paths, *a, **k: calls.append(len(paths)) or real(paths, *a, **k)
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    run = library_tab.run_batch(backend, state, "dfew", 16)
+    next(run)  # one batch done
+    library_tab.stop_run()  # Stop pressed (no request: the local session)
+    rest = list(run)
+    assert calls == [1] and len(rest) == 1 and "stopped after 1 of 4 clips" in rest[0][2]
+    assert len(store.get_keyed(backend.key, [c.key for c in state["clips"]], "dfew")) == 1
+    first = state["clips"][0]
+    store.put_many(backend.key, "dfew", [(first.key, {"clip": first.rel, "error": "decoder crashed"})])
+    state = library_tab.open_clips(backend, ".", "dfew")[0]
+    list(library_tab.run_batch(backend, state, "dfew", 16))  # resume: the 3 not run, not the failed one
+    assert calls == [1, 1, 1, 1] and state["results"][first.rel].get("error") == "decoder crashed"
+    list(library_tab.retry_failed(backend, state, "dfew", 16))
+    assert calls == [1, 1, 1, 1, 1] and "error" not in state["results"][first.rel]
+    store.close()

@@ -1,11 +1,18 @@
-"""Live tab ring buffers and resampling (plain functions; gradio_client cannot drive .stream events)."""
-
-import time
+"""Live tab: one clock for camera and microphone, bounded buffers at the model's input size, the tick that
+stops by itself and never queues twice (plain objects with a fake clock; the browser test drives devices)."""
 
 import numpy as np
 import pytest
 
 from r1omni.ui import live_tab
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
 
 
 def test_mic_chunks_resample_48k_int16_stereo_to_16k_mono():
@@ -19,51 +26,86 @@ def test_mic_chunks_resample_48k_int16_stereo_to_16k_mono():
     assert np.abs(x).max() == pytest.approx(0.5, abs=0.02)
 
 
-def test_buffers_are_bounded_and_small():
-    buf = None
-    for _ in range(40):
-        buf = live_tab.add_audio((48000, np.zeros(48000, np.int16)), buf)
-    assert len(buf["audio"]) == int(live_tab.MAX_WINDOW_S * 16000)
-    cam = None
+def test_buffers_are_bounded_and_frames_kept_at_model_input_size():
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=384, clock=clock)
+    for _ in range(40):  # 40 s of audio in 1 s chunks
+        buf.add_audio(48000, np.zeros(48000, np.int16))
+        clock.t += 1.0
+    assert len(buf.audio) <= int(live_tab.MAX_WINDOW_S * 16000)
     big = np.zeros((1440, 1920, 3), np.uint8)
-    for _ in range(3):
-        cam = live_tab.add_frame(big, cam)
-    assert max(cam["frames"][0].shape[:2]) <= live_tab.FRAME_PX and len(cam["times"]) == 3
-    cam["times"][0] -= 100  # an old frame drops out of the ring on the next add
-    cam = live_tab.add_frame(big, cam)
-    assert len(cam["frames"]) == 3
+    for _ in range(30):
+        buf.add_frame(big)
+        clock.t += 0.5
+    assert max(buf.frames[0].shape[:2]) == 384  # the model's input size, not a 128 px thumbnail
+    assert len(buf.frames) <= live_tab.MAX_WINDOW_S / 0.5 + 1
 
 
-def test_window_and_status_say_what_is_missing():
-    empty = live_tab.empty_buffer()
-    assert "camera: no frames" in live_tab.device_status(empty)
-    assert "microphone: no audio" in live_tab.device_status(empty)
-    cam = live_tab.add_frame(np.zeros((48, 64, 3), np.uint8), None)
-    buf = live_tab._merge(cam, None)
-    frames, times, audio, dur = live_tab.window(buf, 4)
-    assert frames.shape == (1, 48, 64, 3) and audio is None and 0 <= times[0] <= 4 and dur == 4
-    status = live_tab.device_status(buf)
-    assert "1 frames buffered" in status and "microphone: no audio" in status
+def test_one_clock_a_microphone_started_10_s_before_the_camera_keeps_both_in_the_window():
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
+    for _ in range(20):  # microphone alone for 10 s
+        buf.add_audio(16000, np.full(8000, 1000, np.int16))
+        clock.t += 0.5
+    for _ in range(4):  # then the camera, 2 s
+        buf.add_frame(np.zeros((48, 64, 3), np.uint8))
+        buf.add_audio(16000, np.full(8000, 1000, np.int16))
+        clock.t += 0.5
+    frames, times, audio, dur = buf.window(4)
+    assert frames is not None and len(frames) == 4 and all(0 <= t <= 4 for t in times)
+    assert audio is not None and len(audio) == int(3.5 * 16000) and dur == 4  # last chunk arrived 0.5 s ago
+    status = buf.status()
+    assert "4 frames buffered" in status and "s buffered" in status
+
+
+def test_audio_older_than_the_window_is_dropped_and_camera_only_works():
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
+    buf.add_audio(16000, np.zeros(16000, np.int16))  # 1 s of audio, then the microphone stops
+    for _ in range(20):  # camera only, 10 s later
+        clock.t += 0.5
+        buf.add_frame(np.zeros((48, 64, 3), np.uint8))
+    frames, _, audio, _ = buf.window(4)
+    assert audio is None and len(frames) == 9  # 4 s at 2 fps (both ends inclusive)
+    assert "no new audio" in buf.status()
 
 
 class _Backend:
     def __init__(self):
         self.calls = []
+        self.pipeline = type("P", (), {"image_size": 64})()
 
     def explain_window(self, frames, times, audio, dur, label_set, max_new_tokens):
-        self.calls.append((None if frames is None else frames.shape, None if audio is None else audio.shape))
+        self.calls.append((None if frames is None else frames.shape, None if audio is None else audio.shape,
+                           max_new_tokens))
         from tests.ui.explain_samples import sample_explain
 
         return sample_explain()
 
 
-def test_predict_live_skips_without_input_and_appends_history_with_input():
+def test_tick_explains_with_a_long_enough_answer_and_disarms_when_both_devices_stop(monkeypatch):
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
+    monkeypatch.setattr(live_tab, "buffer_for", lambda request, px=0: buf)
     be = _Backend()
-    out = live_tab.predict_live(be, None, None, [], 4, "dfew")
-    assert out[0] == [] and not be.calls and "no frames" in out[-1]
-    mic = live_tab.add_audio((16000, np.zeros(8000, np.int16)), None)
-    time.sleep(0.01)
-    hist, fig, label, reasoning, status = live_tab.predict_live(be, None, mic, [], 4, "dfew")
-    assert be.calls == [(None, (8000,))]
-    assert hist[-1]["label"] == "happy" and hist[-1]["audio_share"] == 0.25
-    assert "happy" in label and "mouth" in reasoning and "0.5 s buffered" in status
+    out = live_tab.predict_live(be, [], 4, "dfew")
+    assert out[0] == [] and not be.calls and "no frames" in out[4]  # nothing yet: skipped
+    buf.add_audio(16000, np.zeros(8000, np.int16))  # microphone only
+    clock.t += 0.5
+    hist, fig, label, reasoning, status, timer = live_tab.predict_live(be, [], 4, "dfew")
+    assert be.calls == [(None, (8000,), live_tab.LIVE_MAX_NEW_TOKENS)] and live_tab.LIVE_MAX_NEW_TOKENS >= 256
+    assert hist[-1]["label"] == "happy" and "mouth" in reasoning and "0.5 s buffered" in status
+    clock.t += live_tab.STOP_AFTER_S + 1  # both devices silent
+    *_, status, timer = live_tab.predict_live(be, hist, 4, "dfew")
+    assert timer.active is False and "stopped" in status and len(be.calls) == 1
+
+
+def test_live_events_have_no_time_limit_and_the_tick_never_queues_twice(running_app):
+    demo = running_app[2]
+    deps = demo.config["dependencies"]
+    names = {c["id"]: c.get("props", {}).get("elem_id") for c in demo.config["components"]}
+    streams = [d for d in deps if any(t[1] == "stream" for t in d["targets"])]
+    assert {names[t[0]] for d in streams for t in d["targets"]} == {"live-cam", "live-mic"}
+    assert all(d.get("time_limit") is None for d in streams)
+    ticks = [d for d in deps if any(t[1] == "tick" for t in d["targets"])]
+    assert len(ticks) == 1 and ticks[0]["trigger_mode"] == "once"

@@ -119,3 +119,35 @@ def test_modality_figure_names_the_target():
     res = sample_explain()
     res["modality"]["target"] = "answer"
     assert "answer log-prob" in views.modality_figure(res).layout.title.text
+
+
+def test_reasoning_is_shown_by_whole_words_not_sub_word_pieces():
+    text = "<think>The overall face smiles.</think><answer>happy</answer>"
+    pieces = ["The", " o", "ver", "all", " face", " sm", "iles", "."]
+    tokens, pos = [], len("<think>")
+    for i, p in enumerate(pieces):
+        tokens.append({"text": p, "start": pos, "shapley": {"video": 0.1 * i, "audio": 0.05}})
+        pos += len(p)
+    res = {"prediction": {"text": text, "reasoning": "The overall face smiles."}, "tokens": tokens, "claims": []}
+    spans = views.reasoning_highlights(res)
+    assert [t for t, _ in spans] == ["The", " overall", " face", " smiles."]
+    assert dict(spans)[" overall"] == views.VISUAL  # 0.1 + 0.2 + 0.3 video vs 0.15 audio
+
+
+def test_demo_checkpoint_on_a_real_recording_says_its_answer_means_nothing(real_clips):
+    from types import SimpleNamespace
+
+    from r1omni.inference import DEMO_DISPLAY_NAME
+    from r1omni.media import decode_clip
+    from r1omni.ui.backend import DEMO_NOT_REAL, Backend
+    from tests.ui.app_fixtures import EXAMPLES
+
+    demo = SimpleNamespace(display_name=DEMO_DISPLAY_NAME, checkpoint="assets/demo-checkpoint")
+    backend = Backend.__new__(Backend)  # only the notice logic: no model needed
+    backend.pipeline = demo
+    for clip in real_clips:  # CREMA-D, RAVDESS, audio-only
+        assert backend.honesty_notice(decode_clip(clip)) == DEMO_NOT_REAL, clip.name
+    assert backend.honesty_notice(decode_clip(EXAMPLES / "synth_00001.mp4")) is None
+    backend.pipeline = SimpleNamespace(display_name="R1-Omni-0.5B", checkpoint="R1-Omni-0.5B")
+    assert backend.honesty_notice(decode_clip(real_clips[0])) is None
+    assert "means nothing" in DEMO_NOT_REAL
