@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
@@ -70,7 +71,19 @@ def _start_camera(page) -> None:
 
 
 def _start_mic(page) -> None:
-    page.locator("#live-mic").get_by_role("button", name="Record").first.click()
+    """Press the microphone's Record; under a loaded CPU the first press can land before the component is
+    ready, so press again (at most twice more) until it shows its Stop button, i.e. it is recording."""
+    record = page.locator("#live-mic").get_by_role("button", name="Record").first
+    stop = page.locator("#live-mic").get_by_role("button", name="Stop").first
+    for _ in range(3):
+        record.wait_for(state="visible", timeout=LONG)
+        record.click()
+        try:
+            stop.wait_for(state="visible", timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("the microphone never started recording")
 
 
 def test_live_staggered_start_microphone_10_s_before_the_camera(page):
