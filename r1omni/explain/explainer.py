@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -100,6 +101,7 @@ class _Job:
     windows: list = field(default_factory=list)
     audio_media: list = field(default_factory=list)
     slots: list[int] = field(default_factory=list)  # positions in the flat variant list
+    claims: list = field(default_factory=list)  # the completion's claims (r1omni.audit.claims), split once
 
 
 def explain(
@@ -165,6 +167,9 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
     t_enc = time.perf_counter()
     if jobs:
         _predict(pipe, session, jobs, forced, params)
+        labels = get_label_set(params.label_set)
+        for job in jobs:
+            job.claims = extract_claims(job.text, labels)
     t_pred = time.perf_counter()
     flat_media, flat_ids = [], []
     for job in jobs:
@@ -261,8 +266,7 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
                                      base=no_video, n=n_frames)
         segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows,
                                        base=no_audio)
-    labels = get_label_set(params.label_set)
-    claims = _claims(job, phi_tok, offsets, row, labels, params.thresholds, contrasts)
+    claims = _claims(job, phi_tok, offsets, row, params.thresholds, contrasts)
     for k, c in enumerate(claims):
         c["consistency"] = consistency.get(k)
     notices = list(job.prediction.get("notices", [])) + target_notices + _modality_notices(m)
@@ -331,13 +335,13 @@ def _token_rows(text, offsets, logp, phi_tok, players) -> list[dict]:
     return rows
 
 
-def _claims(job: _Job, phi_tok, offsets, row, labels, thresholds, contrasts: dict) -> list[dict]:
+def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict) -> list[dict]:
     m = job.media
     absent = [p for p, has in (("video", m.has_video), ("audio", m.has_audio)) if not has]
     masked = [p for p in ("video", "audio") if getattr(m, f"{p}_masked") and p not in absent]
     answer_label = job.prediction.get("label")
     out = []
-    for k, claim in enumerate(extract_claims(job.text, labels)):
+    for k, claim in enumerate(job.claims):
         idx = tokens_in(offsets, claim.start, claim.end)
         phi = {k: float(v[idx].sum()) if idx else 0.0 for k, v in phi_tok.items()}
         words = [i for i in idx if job.text[offsets[i][0] : offsets[i][1]].strip(" .,;!?")]  # not punctuation
@@ -361,7 +365,7 @@ def _claim_keys(claim, bank) -> set:
 
 def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, float]]:
     """job index -> claim index -> share of `self_consistency` sampled reasonings that make the same claim."""
-    bank, _ = contrast_lib.load_bank(_bank_folder(pipe))
+    bank = _bank(pipe)
     labels = get_label_set(params.label_set)
     n = params.self_consistency
     media = [j.media for j in jobs for _ in range(n)]
@@ -372,32 +376,36 @@ def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dic
     for a, job in enumerate(jobs):
         samples = [set().union(*(_claim_keys(c, bank) for c in extract_claims(t, labels)))
                    for t in texts[a * n : (a + 1) * n]]
-        for k, claim in enumerate(extract_claims(job.text, labels)):
+        for k, claim in enumerate(job.claims):
             keys = _claim_keys(claim, bank)
             if keys:
                 out.setdefault(job.index, {})[k] = round(sum(keys <= s for s in samples) / n, 4)
     return out
 
 
-def _bank_folder(pipe):
+_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> its counterfactual bank
+
+
+def _bank(pipe):
+    """The checkpoint's counterfactual bank (`contrast.load_bank`), read once per pipeline."""
     from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
 
-    path = getattr(pipe, "checkpoint_path", None)
-    if path is None:
-        path = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
-    return path
+    if pipe not in _BANKS:
+        folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
+        _BANKS[pipe] = contrast_lib.load_bank(folder)[0]
+    return _BANKS[pipe]
 
 
 def _contrast(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
     """job index -> claim index -> {modality: contrastive support} (`contrast.py`), all jobs in one call."""
     from r1omni.continuations import continuation_logprobs
 
-    bank, _ = contrast_lib.load_bank(_bank_folder(pipe))
+    bank = _bank(pipe)
     labels = get_label_set(params.label_set)
     media, prefixes, cands, keys = [], [], [], []
     for job in jobs:
         masked_by = {p: pipe.mask(job.media, video=p == "video", audio=p == "audio") for p in job.players}
-        for k, claim in enumerate(extract_claims(job.text, labels)):
+        for k, claim in enumerate(job.claims):
             for m in claim.cites:
                 if m not in masked_by:
                     continue
