@@ -341,8 +341,10 @@ def sft_example(spec, rng: np.random.Generator, drop_prob: float) -> tuple[str, 
 
 
 def sft_stage(model, tokenizer, gate_tokenizer, heads: AuxHeads, store: ClipStore, cache, s: DemoSettings,
-              question: str, system: str) -> list[dict[str, float]]:
-    """Stage (b): projectors + gate + LM on cached tower outputs, LM loss + aux token heads."""
+              question: str, system: str, example_fn=None) -> list[dict[str, float]]:
+    """Stage (b): projectors + gate + LM on cached tower outputs, LM loss + aux token heads.
+
+    `example_fn(spec, rng, drop_prob)` makes each target (default `sft_example`, truthful reasoning)."""
     from training.data import SFTCollator
 
     bb, cfg = model.model, model.config
@@ -369,7 +371,7 @@ def sft_stage(model, tokenizer, gate_tokenizer, heads: AuxHeads, store: ClipStor
             neutral_frames = [LABELS.index("neutral")] * cfg.num_frames
             for i in idx:
                 spec = store.specs[i]
-                target, dropped, truth = sft_example(spec, rng, s.sft_drop_prob)
+                target, dropped, truth = (example_fn or sft_example)(spec, rng, s.sft_drop_prob)
                 seqs.append(text.encode_text(question, target))
                 v_in.append(grey_v if dropped == "video" else vis[i].float())
                 a_in.append(silence_a if dropped == "audio" else aud[i].float())

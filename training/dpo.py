@@ -122,6 +122,8 @@ def main(script, train_args, records: list[dict[str, Any]] | None = None, media_
     check_resumable(train_args)
     if records is None:
         records = read_pairs(script.train_manifest)[: script.max_train_samples]
+    if not records:
+        raise UsageError("no preference pairs to train on (no audited completion has a hallucinated claim)")
     model, tokenizer, gate_tokenizer = load_components(script)
     ref_model, _, _ = load_components(script)
     freeze_parameters(model, script.freeze)

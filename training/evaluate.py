@@ -23,8 +23,14 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32, max_new_tokens: int | None = None,
-             label_set: str = "dfew", device: str = "cpu") -> dict[str, Any]:
-    """Greedy predictions for every clip of `manifest` and their scores."""
+             label_set: str = "dfew", device: str = "cpu", do_sample: bool = False, temperature: float = 1.0,
+             seed: int = 0, media: list | None = None) -> dict[str, Any]:
+    """Predictions for every clip of `manifest` (greedy; or one sample per clip at `temperature` after
+    `torch.manual_seed(seed)`) and their scores. `media` may give the clips already encoded
+    (`Pipeline.encode`, one per manifest row, in order) when several checkpoints of one model family are
+    evaluated on the same files."""
+    import torch
+
     from r1omni.inference import Pipeline
     from r1omni.manifest import read_manifest
     from r1omni.metrics import uar, war
@@ -33,9 +39,14 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
 
     rows = read_manifest(manifest)
     pipe = Pipeline.load(str(checkpoint), device=device)
-    preds = pipe.predict([str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
-                         batch_size=batch_size)
+    if do_sample:
+        torch.manual_seed(seed)
+    if media is not None and len(media) != len(rows):
+        raise ValueError(f"{len(media)} encoded clips for {len(rows)} manifest rows")
+    preds = pipe.predict(media if media is not None else [str(r.path) for r in rows], label_set, max_new_tokens=max_new_tokens,
+                         batch_size=batch_size, do_sample=do_sample, temperature=temperature if do_sample else None)
     y_true, y_pred, formed, truth_share, errors, clipped = [], [], [], [], 0, 0
+    n_claims = n_false = n_with_false = 0
     exact_true, exact_pred = [], []
     by_mod: dict[str, list[bool]] = defaultdict(list)
     for row, pred in zip(rows, preds, strict=True):
@@ -54,6 +65,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
             by_mod[mod].append(pred.label == row.label)
             n_true, n_total = check_claims(pred.text, {"label": row.label, **row.meta})
             truth_share.append(n_true / n_total if n_total else 0.0)
+            n_claims += n_total
+            n_false += n_total - n_true
+            n_with_false += n_true < n_total
     result = {
         "n": len(y_true), "errors": errors, "WAR": war(y_true, y_pred), "UAR": uar(y_true, y_pred),
         # paper-exact: <answer> text == the label as written, case-sensitive (the R1-Omni accuracy reward);
@@ -63,6 +77,11 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, batch_size: int = 32,
         "well_formed": float(np.mean(formed)) if formed else float("nan"),
         "claim_truth": float(np.mean(truth_share)) if truth_share else None,
         "by_cue_modality": {k: float(np.mean(v)) for k, v in sorted(by_mod.items())},
+        # synthetic manifests: false cue claims over all cue claims, and completions holding at least one
+        "cue_claims": n_claims,
+        "hallucinated_claim_rate": n_false / n_claims if n_claims else None,
+        "hallucinating_completions": n_with_false / len(truth_share) if truth_share else None,
+        "decoding": f"sampled (T={temperature}, seed {seed})" if do_sample else "greedy",
     }
     logger.info("%s on %s: %s", checkpoint, manifest, json.dumps(result))
     return result

@@ -64,10 +64,11 @@ def grounding_reward(script: ScriptArguments, clip_fn=None):
                            penalty=script.grounding_penalty)
 
 
-def main(script: ScriptArguments, train_args, media_encoder=None, records=None) -> Path:
+def main(script: ScriptArguments, train_args, media_encoder=None, records=None, grounding_clip_fn=None) -> Path:
     """Run GRPO and write a Pipeline-loadable checkpoint to `train_args.output_dir`; returns that folder.
 
-    `records` / `media_encoder` let callers (the demo build, tests) supply in-memory rows and media.
+    `records` / `media_encoder` let callers (the demo build, tests) supply in-memory rows and media;
+    `grounding_clip_fn` maps a row to what the grounding judge reads (default: its path).
     """
     from datasets import Dataset
 
@@ -77,7 +78,7 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None) 
 
     logger.info("script arguments: %s", script)
     logger.info("training arguments: %s", train_args.to_json_string())
-    reward_funcs = get_rewards(script.reward_funcs, grounding=lambda: grounding_reward(script))
+    reward_funcs = get_rewards(script.reward_funcs, grounding=lambda: grounding_reward(script, grounding_clip_fn))
     check_grpo_args(train_args)
     check_resumable(train_args)
     if records is None:
