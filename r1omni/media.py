@@ -460,7 +460,7 @@ class _DecordAudio:
 
     SCRIPT = Path(__file__).with_name("_decord_audio_worker.py")
 
-    def __init__(self, max_rss_mib: float = 128.0):
+    def __init__(self, max_rss_mib: float = 64.0):
         self.max_rss_mib = max_rss_mib
         self._reset()
         os.register_at_fork(after_in_child=self._reset)

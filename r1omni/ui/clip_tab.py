@@ -1,20 +1,27 @@
 """Clip tab: one clip (upload, webcam recording, example or a Library pick) -> prediction and explanation.
 
-The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs.
+The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs. It is
+admitted by a `ModelGate` (bounded FIFO wait; beyond it a clear "Busy: ... retry in a moment" refusal).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 
+import anyio
 import gradio as gr
 
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
+from r1omni.ui.admission import Busy, ModelGate
 from r1omni.ui.backend import Backend
 from r1omni.ui.boundary import bind, guarded, warn
 
-MODEL_QUEUE = "model"  # every event that runs the model shares this concurrency id (limit 1)
+MODEL_QUEUE = "model"  # the other events that run the model share this concurrency id (limit 1)
+EXPLAIN_ADMISSION = "explain"  # /explain: admitted by its ModelGate, not by Gradio's queue
+logger = logging.getLogger(__name__)
 
 
 @guarded
@@ -46,8 +53,31 @@ def example_clips(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.mp4"))[:6] if folder.is_dir() else []
 
 
-def build(backend: Backend, examples_dir: Path) -> dict:
-    """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use."""
+def admitted(handler, gate: ModelGate):
+    """The explain handler behind the gate: waits its turn (shown as progress), or is refused at once with
+    "Busy: N requests are queued for the model; retry in a moment". The model work runs in a worker thread."""
+
+    async def explain(video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str,
+                      audio: str | None = None, progress=gr.Progress()):
+        try:
+            async with gate.admit() as ahead:
+                if ahead:
+                    logger.info("explain admitted after %d waiting ahead", ahead)
+                return await anyio.to_thread.run_sync(
+                    functools.partial(handler, video, label_set, decoding, max_new_tokens, mode, audio,
+                                      progress=progress))
+        except Busy as busy:
+            logger.info("explain refused: %s", busy)
+            raise gr.Error(str(busy), title="Busy", print_exception=False) from None
+
+    explain.__doc__ = handler.__doc__
+    return explain
+
+
+def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = None) -> dict:
+    """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use.
+    `model_gate` bounds how many /explain requests may wait for the model (64 if not given)."""
+    model_gate = model_gate or ModelGate(64)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             video = gr.Video(sources=["upload", "webcam"], label="Clip", include_audio=True, elem_id="clip-video")
@@ -81,9 +111,10 @@ def build(backend: Backend, examples_dir: Path) -> dict:
     with gr.Accordion("Raw explain JSON", open=False):
         raw = gr.JSON(label="explain JSON")
     outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
-    handler = bind(explain_clip, backend)
+    handler = admitted(bind(explain_clip, backend), model_gate)
     audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
+    # No Gradio concurrency limit: the gate admits (FIFO, bounded) and refuses with its own busy message.
     event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
-                      concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+                      concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)
     return {"video": video, "inputs": [video, label_set, decoding, max_new, mode], "outputs": outputs,
-            "handler": handler, "event": event, "label_set": label_set}
+            "handler": handler, "event": event, "label_set": label_set, "model_gate": model_gate}
