@@ -59,6 +59,7 @@ def test_an_overloaded_app_refuses_with_its_busy_message_and_keeps_serving(runni
         assert sorted(o for o in outcomes if o != "answered") == sorted(refusals)
         assert _call(client) == "answered"  # still serving
         assert gate.waiting == 0 and gate.running == 0
+        assert demo.delete_cache == (3600, 86400)  # what Gradio caches is bounded by age, not kept forever
     finally:
         gate.max_waiting = before
         client.close()
