@@ -6,12 +6,21 @@ admitted by a `ModelGate` (bounded FIFO wait; beyond it a clear "Busy: ... retry
 
 from __future__ import annotations
 
+import atexit
+import collections
 import functools
+import hashlib
 import logging
+import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import anyio
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
@@ -41,12 +50,55 @@ def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: 
         gr.HighlightedText(value=views.claim_highlights(res), color_map=views.claims_color_map(res)),
         views.modality_figure(res),
         views.gate_figure(res.get("gate")),
-        views.frame_gallery(view.thumbnails, res.get("frames") or []),
+        views.frame_gallery(THUMBNAILS.paths(view.thumbnails), res.get("frames") or []),
         views.frame_figure(res.get("frames") or []),
         views.audio_figure(view.audio, 16000, res.get("audio_segments") or []),
         views.notices_markdown(notes),
         res,
     )
+
+
+class ThumbnailFiles:
+    """Gallery thumbnails as PNG files named by their content's hash, each written once (temp name, rename).
+
+    Gradio saves an in-memory image into its cache by rewriting the same hash-named file on every request,
+    so a client still downloading that file from an earlier answer (the same clip's frames) could get it
+    cut short ("Too little data for declared Content-Length"); a file path is copied into Gradio's cache
+    under a staging name and renamed instead. At most `keep` files stay here (the oldest go first).
+    """
+
+    def __init__(self, keep: int = 512):
+        self.keep = keep
+        self._folder: Path | None = None
+        self._files: collections.OrderedDict[str, Path] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def paths(self, images) -> list[str]:
+        return [self.path(img) for img in images]
+
+    def path(self, img: np.ndarray) -> str:
+        arr = np.ascontiguousarray(img, dtype=np.uint8)
+        key = hashlib.sha1(arr.tobytes() + repr(arr.shape).encode()).hexdigest()[:20]
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="r1omni-thumbnails-"))
+                atexit.register(shutil.rmtree, self._folder, True)
+            path = self._folder / f"frame-{key}.png"
+            if key in self._files and path.is_file():
+                self._files.move_to_end(key)
+                return str(path)
+            fd, staging = tempfile.mkstemp(dir=self._folder, suffix=".png.part")
+            with os.fdopen(fd, "wb") as fh:
+                Image.fromarray(arr).save(fh, format="PNG")
+            os.replace(staging, path)
+            self._files[key] = path
+            while len(self._files) > self.keep:
+                _, old = self._files.popitem(last=False)
+                old.unlink(missing_ok=True)
+            return str(path)
+
+
+THUMBNAILS = ThumbnailFiles()
 
 
 def example_clips(folder: Path) -> list[str]:

@@ -63,3 +63,22 @@ def test_an_overloaded_app_refuses_with_its_busy_message_and_keeps_serving(runni
     finally:
         gate.max_waiting = before
         client.close()
+
+
+def test_gallery_thumbnails_are_files_written_once_and_bounded():
+    """The same frame twice is the same file, never rewritten (Gradio rewrote an in-memory image's cache file
+    in place on each request, cutting short a download of it still running); at most `keep` files stay."""
+    import os
+
+    import numpy as np
+
+    from r1omni.ui.clip_tab import ThumbnailFiles
+
+    thumbs = ThumbnailFiles(keep=2)
+    frame = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    first = thumbs.path(frame)
+    stat = os.stat(first)
+    assert thumbs.path(frame.copy()) == first
+    assert (os.stat(first).st_ino, os.stat(first).st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+    others = thumbs.paths([np.full((4, 4, 3), v, np.uint8) for v in (1, 2, 3)])
+    assert sorted(os.listdir(os.path.dirname(first))) == sorted(os.path.basename(p) for p in others[-2:])
