@@ -2,8 +2,11 @@
 
 `build_app(backend, settings)` composes the tabs (Clip, Library, Live, Audit) around one shared Backend;
 `launch_options(settings)` gives the launch() keywords (theme, CSS, allowed paths, upload cap, auth).
-Model events share concurrency id "model" with limit 1, and the queue is bounded (`settings.queue_size`;
-beyond it a request is refused at once with Gradio's "busy, please try again").
+The model runs one request at a time (Backend.model_lock). /explain is admitted by a ModelGate: at most
+`settings.queue_size` requests wait, in order, and one more is refused at once with "Busy: N requests are
+queued for the model; retry in a moment" (admission.py). The other model events share Gradio's concurrency
+id "model" (limit 1). Gradio's queue bound (queue_size + GRADIO_BACKSTOP) is a backstop for everything
+queued at once; beyond it Gradio refuses with its own "Queue is full".
 Served files: the app's assets and the library root only (plus Gradio's own upload folder, which app.py
 makes private to the run); the results database and the auth file are blocked even inside the root.
 """
@@ -15,25 +18,35 @@ from pathlib import Path
 import gradio as gr
 
 from r1omni.ui import audit_tab, clip_tab, library_tab, live_tab
+from r1omni.ui.admission import ModelGate
 from r1omni.ui.backend import Backend
 from r1omni.ui.boundary import bind
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 QUEUE_MAX = 64
+# Gradio's own queue bound is only a backstop: every /explain passes through Gradio's queue on its way to
+# the gate, and a burst of arrivals sits there for a moment, so a bound near --queue-size would refuse part
+# of a burst with Gradio's fixed "Queue is full" before the gate could answer with its own message.
+GRADIO_BACKSTOP = 256
+CACHE_DELETE = (3600, 24 * 3600)  # (every, older than) in seconds: Gradio's delete_cache
 
 
-def header_markdown(backend: Backend) -> str:
+def header_markdown(backend: Backend, queue_size: int = QUEUE_MAX) -> str:
     return (f"# R1-Omni Explain\nCheckpoint: **{backend.title}**  ·  model work runs one request at a time; "
-            "when busy, your request waits in the queue (position shown on the result).")
+            f"when busy, your request waits its turn (up to {queue_size} wait; beyond that it is refused "
+            "with \"Busy\": retry in a moment).")
 
 
 def build_app(backend: Backend, settings) -> gr.Blocks:
     """The whole UI around one loaded pipeline. `settings` needs `.library_path` (str, may be '')."""
-    with gr.Blocks(title="R1-Omni Explain") as demo:
-        gr.Markdown(header_markdown(backend), elem_id="app-header")
+    queue_size = getattr(settings, "queue_size", QUEUE_MAX)
+    # Gradio keeps every file it caches (uploads, gallery images) on disk and in a set in memory until the
+    # server stops; delete_cache drops those older than a day, once an hour.
+    with gr.Blocks(title="R1-Omni Explain", delete_cache=CACHE_DELETE) as demo:
+        gr.Markdown(header_markdown(backend, queue_size), elem_id="app-header")
         with gr.Tabs() as tabs:
             with gr.Tab("Clip", id="clip"):
-                clip = clip_tab.build(backend, ASSETS / "examples")
+                clip = clip_tab.build(backend, ASSETS / "examples", ModelGate(queue_size))
                 audit_tab.clip_sender(backend, clip)
             with gr.Tab("Library", id="library"):
                 lib = library_tab.build(backend, settings.library_path or ".", clip["video"], tabs,
@@ -50,7 +63,8 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
             demo.load(bind(library_tab.open_clips, backend), [lib["path"], clip["label_set"]], lib["open_outputs"],
                       api_visibility="private")
     demo.r1omni_backend = backend  # for tests and scripts that drive handlers directly
-    return demo.queue(max_size=getattr(settings, "queue_size", QUEUE_MAX), default_concurrency_limit=4)
+    demo.r1omni_gate = clip["model_gate"]  # /explain's admission (tests and benchmarks read its counters)
+    return demo.queue(max_size=queue_size + GRADIO_BACKSTOP, default_concurrency_limit=4)
 
 
 def launch_options(settings) -> dict:

@@ -78,6 +78,9 @@ class Backend:
         self._loader = loader
         self._others: dict[str, tuple[object, str]] = {}
         self._load_lock = threading.Lock()
+        # One model call at a time, whichever event asks: /explain is admitted by its own gate, the other
+        # model events by Gradio's "model" concurrency group; this lock keeps the two from overlapping.
+        self.model_lock = threading.RLock()
         _public_name(pipeline)
         self.key = self._identity(pipeline)
 
@@ -153,8 +156,9 @@ class Backend:
         report(0.0, "decode")
         clip = self.decode(path)
         staged = _Staged(self.pipeline, report)
-        (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
-                         max_new_tokens=int(max_new_tokens))
+        with self.model_lock:
+            (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
+                             max_new_tokens=int(max_new_tokens))
         result = _as_dict(res)
         honesty = self.honesty_notice(clip)
         if honesty:
@@ -174,8 +178,9 @@ class Backend:
                       max_new_tokens: int = 256) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
-        res = pipe.predict([str(p) for p in paths], label_set_name=label_set, max_new_tokens=int(max_new_tokens),
-                           batch_size=self.batch_size)
+        with self.model_lock:
+            res = pipe.predict([str(p) for p in paths], label_set_name=label_set,
+                               max_new_tokens=int(max_new_tokens), batch_size=self.batch_size)
         return [_without_server_paths(r.to_dict()) for r in res]
 
     def explain_completions(self, paths: list[Path], completions: list[str], label_set: str = "dfew",
@@ -183,8 +188,10 @@ class Backend:
         """Explain given completions (teacher-forced, e.g. a Library run's stored predictions) for audit."""
         from r1omni.explain import explain
 
-        return [r.to_dict() for r in explain(self.pipeline, [str(p) for p in paths], mode=mode, label_set=label_set,
-                                             completions=completions)]
+        with self.model_lock:
+            res = explain(self.pipeline, [str(p) for p in paths], mode=mode, label_set=label_set,
+                          completions=completions)
+        return [r.to_dict() for r in res]
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,
@@ -209,7 +216,9 @@ class Backend:
                     if has_video else [], frame_times_s=list(frame_times_s) if has_video else [],
                     audio=audio if has_audio else None, duration_s=duration_s, has_video=has_video,
                     has_audio=has_audio, notices=notices)
-        (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set, max_new_tokens=int(max_new_tokens))
+        with self.model_lock:
+            (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set,
+                             max_new_tokens=int(max_new_tokens))
         return _as_dict(res)
 
 

@@ -1,20 +1,36 @@
 """Clip tab: one clip (upload, webcam recording, example or a Library pick) -> prediction and explanation.
 
-The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs.
+The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs. It is
+admitted by a `ModelGate` (bounded FIFO wait; beyond it a clear "Busy: ... retry in a moment" refusal).
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
+import anyio
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
+from r1omni.ui.admission import Busy, ModelGate
 from r1omni.ui.backend import Backend
 from r1omni.ui.boundary import bind, guarded, warn
 
-MODEL_QUEUE = "model"  # every event that runs the model shares this concurrency id (limit 1)
+MODEL_QUEUE = "model"  # the other events that run the model share this concurrency id (limit 1)
+EXPLAIN_ADMISSION = "explain"  # /explain: admitted by its ModelGate, not by Gradio's queue
+logger = logging.getLogger(__name__)
 
 
 @guarded
@@ -34,7 +50,7 @@ def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: 
         gr.HighlightedText(value=views.claim_highlights(res), color_map=views.claims_color_map(res)),
         views.modality_figure(res),
         views.gate_figure(res.get("gate")),
-        views.frame_gallery(view.thumbnails, res.get("frames") or []),
+        views.frame_gallery(THUMBNAILS.paths(view.thumbnails), res.get("frames") or []),
         views.frame_figure(res.get("frames") or []),
         views.audio_figure(view.audio, 16000, res.get("audio_segments") or []),
         views.notices_markdown(notes),
@@ -42,12 +58,78 @@ def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: 
     )
 
 
+class ThumbnailFiles:
+    """Gallery thumbnails as PNG files named by their content's hash, each written once (temp name, rename).
+
+    Gradio saves an in-memory image into its cache by rewriting the same hash-named file on every request,
+    so a client still downloading that file from an earlier answer (the same clip's frames) could get it
+    cut short ("Too little data for declared Content-Length"); a file path is copied into Gradio's cache
+    under a staging name and renamed instead. At most `keep` files stay here (the oldest go first).
+    """
+
+    def __init__(self, keep: int = 512):
+        self.keep = keep
+        self._folder: Path | None = None
+        self._files: collections.OrderedDict[str, Path] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def paths(self, images) -> list[str]:
+        return [self.path(img) for img in images]
+
+    def path(self, img: np.ndarray) -> str:
+        arr = np.ascontiguousarray(img, dtype=np.uint8)
+        key = hashlib.sha1(arr.tobytes() + repr(arr.shape).encode()).hexdigest()[:20]
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="r1omni-thumbnails-"))
+                atexit.register(shutil.rmtree, self._folder, True)
+            path = self._folder / f"frame-{key}.png"
+            if key in self._files and path.is_file():
+                self._files.move_to_end(key)
+                return str(path)
+            fd, staging = tempfile.mkstemp(dir=self._folder, suffix=".png.part")
+            with os.fdopen(fd, "wb") as fh:
+                Image.fromarray(arr).save(fh, format="PNG")
+            os.replace(staging, path)
+            self._files[key] = path
+            while len(self._files) > self.keep:
+                _, old = self._files.popitem(last=False)
+                old.unlink(missing_ok=True)
+            return str(path)
+
+
+THUMBNAILS = ThumbnailFiles()
+
+
 def example_clips(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.mp4"))[:6] if folder.is_dir() else []
 
 
-def build(backend: Backend, examples_dir: Path) -> dict:
-    """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use."""
+def admitted(handler, gate: ModelGate):
+    """The explain handler behind the gate: waits its turn (shown as progress), or is refused at once with
+    "Busy: N requests are queued for the model; retry in a moment". The model work runs in a worker thread."""
+
+    async def explain(video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str,
+                      audio: str | None = None, progress=gr.Progress()):
+        try:
+            async with gate.admit() as ahead:
+                if ahead:
+                    logger.info("explain admitted after %d waiting ahead", ahead)
+                return await anyio.to_thread.run_sync(
+                    functools.partial(handler, video, label_set, decoding, max_new_tokens, mode, audio,
+                                      progress=progress))
+        except Busy as busy:
+            logger.info("explain refused: %s", busy)
+            raise gr.Error(str(busy), title="Busy", print_exception=False) from None
+
+    explain.__doc__ = handler.__doc__
+    return explain
+
+
+def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = None) -> dict:
+    """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use.
+    `model_gate` bounds how many /explain requests may wait for the model (64 if not given)."""
+    model_gate = model_gate or ModelGate(64)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             video = gr.Video(sources=["upload", "webcam"], label="Clip", include_audio=True, elem_id="clip-video")
@@ -81,9 +163,10 @@ def build(backend: Backend, examples_dir: Path) -> dict:
     with gr.Accordion("Raw explain JSON", open=False):
         raw = gr.JSON(label="explain JSON")
     outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
-    handler = bind(explain_clip, backend)
+    handler = admitted(bind(explain_clip, backend), model_gate)
     audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
+    # No Gradio concurrency limit: the gate admits (FIFO, bounded) and refuses with its own busy message.
     event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
-                      concurrency_id=MODEL_QUEUE, concurrency_limit=1)
+                      concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)
     return {"video": video, "inputs": [video, label_set, decoding, max_new, mode], "outputs": outputs,
-            "handler": handler, "event": event, "label_set": label_set}
+            "handler": handler, "event": event, "label_set": label_set, "model_gate": model_gate}

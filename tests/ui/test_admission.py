@@ -1,0 +1,86 @@
+"""ModelGate: bounded FIFO admission to the model, refusals with the busy message, cancelled waiters."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from r1omni.ui.admission import Busy, ModelGate
+
+
+def test_admits_in_order_up_to_the_bound_and_refuses_beyond():
+    async def scenario():
+        gate, order, release = ModelGate(2), [], asyncio.Event()
+
+        async def job(i):
+            async with gate.admit() as ahead:
+                order.append((i, ahead))
+                if i == 0:
+                    await release.wait()
+
+        tasks = [asyncio.create_task(job(i)) for i in range(3)]
+        await asyncio.sleep(0)
+        assert (gate.running, gate.waiting) == (1, 2)
+        with pytest.raises(Busy, match=r"^Busy: 2 requests are queued for the model; retry in a moment$"):
+            async with gate.admit():
+                pass
+        release.set()
+        await asyncio.gather(*tasks)
+        return gate, order
+
+    gate, order = asyncio.run(scenario())
+    assert order == [(0, 0), (1, 1), (2, 2)] and gate.refused == 1
+    assert (gate.running, gate.waiting) == (0, 0)
+
+
+def test_a_cancelled_waiter_frees_its_place():
+    async def scenario():
+        gate, release = ModelGate(1), asyncio.Event()
+
+        async def hold():
+            async with gate.admit():
+                await release.wait()
+
+        async def wait():
+            async with gate.admit():
+                pass
+
+        first = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0)
+        assert gate.waiting == 1
+        waiter.cancel()  # the client went away while waiting
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert gate.waiting == 0
+        again = asyncio.create_task(wait())  # its place is free again
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(first, again)
+        return gate
+
+    gate = asyncio.run(scenario())
+    assert (gate.running, gate.waiting, gate.refused) == (0, 0, 0)
+
+
+def test_one_waiting_is_said_in_the_singular_and_zero_may_wait():
+    async def scenario():
+        gate, release = ModelGate(0), asyncio.Event()
+
+        async def hold():
+            async with gate.admit():
+                await release.wait()
+
+        first = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        with pytest.raises(Busy, match="^Busy: 0 requests are queued"):
+            async with gate.admit():
+                pass
+        release.set()
+        await first
+
+    asyncio.run(scenario())
+    gate = ModelGate(1)
+    gate.waiting = 1
+    assert gate.busy_message() == "Busy: 1 request is queued for the model; retry in a moment"
