@@ -101,7 +101,13 @@ def check_patch_grid(num_patches: int) -> int:
 
 
 class AllInOneSmall(nn.Module):
-    """Three visual branches fused by gate weights: 0 video/scene, 1 body (RegStage + Conv3d sampler), 2 face (MLP)."""
+    """Three visual branches fused by gate weights: 0 video/scene, 1 body (RegStage + Conv3d sampler), 2 face (MLP).
+
+    Only the samplers mix frames, and their temporal kernel covers steps k-1 and k: the tokens of frame k
+    depend on frames k-1 and k alone (`frame_causal`), so a changed frame leaves every earlier frame's tokens
+    as they were (what lets a scoring session reuse the prompt KV up to the first changed frame)."""
+
+    frame_causal = True
 
     def __init__(self, mm_hidden_size: int, hidden_size: int, depth: int = 2):
         super().__init__()
