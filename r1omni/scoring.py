@@ -130,6 +130,8 @@ class ScoringSession:
         self._frames = _Table()  # distinct frames -> tower output (P, C)
         self._audio = _Table()  # distinct log-mel inputs -> audio tokens (Na, D)
         self._proj: dict[tuple, torch.Tensor] = {}  # frame key -> video tokens (Nv, D) (projector output)
+        self._parts: dict = {}  # frame id -> the projector's per-frame parts (frame_causal projectors)
+        self._steps: dict = {}  # (previous frame id, frame id) -> that time step's video tokens
         self._clips: list[_Prompt] = []  # full-prompt KV of clips seen in a watched generation
         self._watch: dict | None = None
         with torch.inference_mode():
@@ -207,7 +209,7 @@ class ScoringSession:
         self._clips.clear()
         self._frames = _Table()
         self._audio = _Table()
-        self._proj = {}
+        self._proj, self._parts, self._steps = {}, {}, {}
 
     # ------------------------------------------------------------------ scoring
     @torch.inference_mode()
@@ -362,6 +364,9 @@ class ScoringSession:
                 self._frames.values[j] = enc[k]
         proj = self._proj
         distinct = [k for k in dict.fromkeys(keys) if k not in proj]
+        if distinct and self._frame_causal and hasattr(self.mm.mm_projector, "step_tokens"):
+            self._project_by_steps(distinct, base)
+            distinct = []
         for start in range(0, len(distinct), 32):
             part = distinct[start : start + 32]
             feats = torch.stack([torch.stack([base.grey[k[1]] if isinstance(k, tuple) else self._frames.values[k]
@@ -369,6 +374,32 @@ class ScoringSession:
             for key, v in zip(part, self.mm.mm_projector(feats, self.gate.expand(len(part), -1)), strict=True):
                 proj[key] = v
         return keys, [proj[k] for k in keys]
+
+    def _project_by_steps(self, keys: list[tuple], base: _Baselines) -> None:
+        """Video tokens of these frame keys, time step by time step: the projector's per-frame stages once per
+        distinct frame, its temporal rest once per distinct (previous frame, frame) pair (`frame_causal`)."""
+        proj = self.mm.mm_projector
+
+        def tower(f):
+            return base.grey[f[1]] if isinstance(f, tuple) else self._frames.values[f]
+
+        frames = [f for f in dict.fromkeys(f for k in keys for f in k) if f not in self._parts]
+        for start in range(0, len(frames), 64):
+            part = frames[start : start + 64]
+            for f, *xs in zip(part, *proj.frame_parts(torch.stack([tower(f) for f in part])), strict=True):
+                self._parts[f] = tuple(xs)
+        pairs = [pr for pr in dict.fromkeys((k[t - 1] if t else None, k[t]) for k in keys for t in range(len(k)))
+                 if pr not in self._steps]
+        for first in (True, False):
+            todo = [pr for pr in pairs if (pr[0] is None) == first]
+            for start in range(0, len(todo), 128):
+                part = todo[start : start + 128]
+                cur = tuple(torch.stack([self._parts[c][i] for _, c in part]) for i in range(3))
+                prev = None if first else tuple(torch.stack([self._parts[a][i] for a, _ in part]) for i in range(3))
+                for pr, tok in zip(part, proj.step_tokens(prev, cur, self.gate), strict=True):
+                    self._steps[pr] = tok
+        for k in keys:
+            self._proj[k] = torch.cat([self._steps[(k[t - 1] if t else None, k[t])] for t in range(len(k))])
 
     def _audio_tokens(self, media) -> list[torch.Tensor]:
         """Per variant: (Na, D) audio tokens, its silenced tokens replaced by the silence tokens."""

@@ -224,3 +224,19 @@ def test_frame_tokens_depend_on_earlier_frames_only(tiny_pipe, make_clip):
     for j, tok in zip((1, 4, 7), occluded, strict=True):
         torch.testing.assert_close(tok[: j * per_frame], base[: j * per_frame], atol=1e-6, rtol=1e-6)
         assert not torch.allclose(tok[j * per_frame :], base[j * per_frame :])
+
+
+def test_video_tokens_step_by_step_equal_the_whole_projector(tiny_pipe, make_clip):
+    """The cached session projects frame by frame (`frame_parts` / `step_tokens`); the plain one runs the
+    projector's forward over each whole variant."""
+    from r1omni.scoring import ScoringSession
+
+    m = tiny_pipe.encode(make_clip(seed=8))
+    n = tiny_pipe.num_frames
+    variants = [m, tiny_pipe.mask(m, video=True), tiny_pipe.occlude_frames(m, [0]), tiny_pipe.occlude_frames(m, [5]),
+                tiny_pipe.occlude_frames(m, [j for j in range(n) if j != 3])]
+    with torch.inference_mode():
+        cached = ScoringSession(tiny_pipe)._video_tokens(variants)[1]
+        plain = ScoringSession(tiny_pipe, cache=False)._video_tokens(variants)[1]
+    for a, b in zip(cached, plain, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
