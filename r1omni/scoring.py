@@ -9,15 +9,20 @@ prediction it explains:
   computed once per checkpoint and kept with the pipeline;
 - prompt KV caches: the clip's full prompt (from the generation's own cache when watched) and the
   baseline prompt (grey video + silence audio, constant per checkpoint and question). Each variant is fed
-  from the longest prefix it shares with one of them: the system turn is shared by all, system turn +
-  video tokens by every variant whose video is unchanged, and up to the first changed audio token by a
-  token-level audio occlusion. A variant whose whole prompt equals a cached one (the all-inputs and the
-  empty coalition) feeds only its completion.
+  from the longest prefix it shares with one of them: the system turn is shared by all, the video tokens
+  up to the first changed frame (a `frame_causal` projector's tokens of a frame depend on earlier frames
+  only), and up to the first changed audio token by a token-level audio occlusion. A variant whose whole
+  prompt equals a cached one (the all-inputs and the empty coalition) feeds only its completion;
+- video tokens: with a `frame_causal` projector, its per-frame stages run once per distinct frame and its
+  temporal rest once per distinct (previous frame, frame) pair;
+- kept completions: `token_logprobs(..., keep=...)` keeps a row's prompt + completion KV, and
+  `fork_logprobs` scores alternative continuations of any prefix of it (contrastive claim support) with no
+  forward of the prefix; the candidates of a row share one sequence under a tree attention mask.
 
 Variants are `MediaInputs` built by the pipeline's perturbations; `MediaInputs.silenced_audio_tokens`
 (token-level audio occlusion) is honoured here. `cache=False` scores every variant from scratch through the
-same splice (towers per variant, no prefix KV): the reference the cached path must equal. Only the
-projector (which mixes frames) runs per distinct frame combination. The session knows the model's hooks
+same splice (towers and the whole projector per variant, no prefix KV): the reference the cached path must
+equal. The session knows the model's hooks
 (`vision_tower`, `mm_projector`, `get_audio_features`, `embed_tokens`); it knows nothing about attribution.
 """
 

@@ -5,7 +5,8 @@ One pass per batch of clips: generate (or take given completions) and the class 
 mode "full", one occluded frame / silenced audio window at a time) is scored by one `r1omni.scoring`
 session, which keeps the clip's towers and prompt KV from the prediction and feeds each variant from the
 longest prompt prefix it shares with a cached one, in batches of `forward_batch_size`. All
-attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs.
+attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs. Contrastive
+claim support forks alternatives from the coalitions' completions, whose KV the same session keeps.
 Methods: exact 2-player Shapley + MM-SHAP share (`shapley.py`), leave-one-out occlusion (`temporal.py`),
 claim flags (`flags.py`). This module knows the Pipeline's public methods, not the model internals.
 """
