@@ -6,6 +6,9 @@ ratios computed in the same run. Not a test: numbers depend on the machine.
     python bench/core_speed.py --tiny                      # tiny preset over the real clips
     python bench/core_speed.py --full /tmp/r1omni-full     # full-size random checkpoint (init-checkpoint)
         (writes it first if missing; bf16 and fp32, 2 threads, exactly 64 new tokens)
+    python bench/core_speed.py --explain /tmp/r1omni-full --out bench/results/explain_cost_full.json
+        (explain cost on the full-size random checkpoint: predict, explain fast, explain full on the same
+        clips in one process, fp32, 2 threads, exactly 64 new tokens; writes the checkpoint if missing)
 """
 
 from __future__ import annotations
@@ -97,6 +100,43 @@ def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: in
     }
 
 
+def explain_worker(checkpoint: str, dtype: str, new_tokens: int, threads: int, clips: list[str],
+                   batch: int = 8) -> dict:
+    """Wall seconds of predict, explain fast and explain full on the same clips (after a one-clip warm-up
+    of predict and fast: loading, first-call set-up and the per-checkpoint baselines are not counted)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from r1omni.explain import explain
+    from r1omni.inference import Pipeline
+
+    pipe = Pipeline.load(checkpoint, device="cpu", dtype=getattr(torch, dtype))
+    pipe.model.generation_config.min_new_tokens = new_tokens  # random weights never end on their own
+    kw = {"batch_size": batch, "max_new_tokens": new_tokens}
+    pipe.predict(clips[:1], **kw)
+    explain(pipe, clips[:1], mode="fast", **kw)
+    out = {"checkpoint": checkpoint, "dtype": dtype, "threads": threads, "clips": len(clips), "batch_size": batch,
+           "new_tokens": new_tokens}
+    stages = {}
+    for name in ("predict", "fast", "full"):
+        t = time.perf_counter()
+        res = pipe.predict(clips, **kw) if name == "predict" else explain(pipe, clips, mode=name, **kw)
+        out[f"{name}_s"] = round(time.perf_counter() - t, 2)
+        if name != "predict":
+            stages[name] = {k: round(sum(e.timings_ms.get(k, 0) for e in res) / len(res), 1)
+                            for k in res[0].timings_ms}
+            out[f"{name}_windows"] = [len(e.audio_segments) for e in res]
+            out[f"{name}_claims"] = [len(e.claims) for e in res]
+        else:
+            out["completion_tokens"] = [len(p.completion_ids) for p in res]
+        print(json.dumps({name: out[f"{name}_s"]}), file=sys.stderr, flush=True)
+    out["fast_ratio"] = round(out["fast_s"] / out["predict_s"], 3)
+    out["full_ratio"] = round(out["full_s"] / out["predict_s"], 3)
+    out["stages_ms_per_clip"] = stages
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    return out
+
+
 def run_config(**kw) -> dict:
     cmd = [sys.executable, __file__, "--worker", json.dumps(kw)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(kw["threads"])})
@@ -110,6 +150,8 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="tiny preset over the real clips, batch 1 vs 8")
     ap.add_argument("--full", default=None, help="folder of a full-size random checkpoint (written if missing)")
     ap.add_argument("--full-clips", type=int, default=2, help="clips per full-size configuration")
+    ap.add_argument("--explain", default=None, help="full-size checkpoint folder: explain cost vs predict")
+    ap.add_argument("--explain-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "core_speed.json"))
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -117,7 +159,30 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(**json.loads(args.worker))))
         return
+    if args.explain_worker:
+        print(json.dumps(explain_worker(**json.loads(args.explain_worker))))
+        return
     clips = [str(p) for p in real_clips()]
+    if args.explain:
+        full = Path(args.explain)
+        if not (full / "config.json").is_file():
+            subprocess.run([sys.executable, "-m", "r1omni", "init-checkpoint", "--preset", "r1-omni-0.5b",
+                            "--out", str(full)], check=True, cwd=ROOT)
+        video_clips = [c for c in clips if not c.endswith(".mp3")][: args.full_clips]
+        kw = {"checkpoint": str(full), "dtype": "float32", "new_tokens": 64, "threads": args.threads,
+              "clips": video_clips}
+        cmd = [sys.executable, __file__, "--explain-worker", json.dumps(kw)]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+        if done.returncode != 0:
+            raise SystemExit("explain worker failed")
+        report = {"machine": {"cpus": os.cpu_count(), "threads": args.threads},
+                  "command": "python bench/core_speed.py " + " ".join(sys.argv[1:]),
+                  "run": json.loads(done.stdout.strip().splitlines()[-1])}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return
     report: dict = {"machine": {"cpus": os.cpu_count(), "threads": args.threads}, "runs": []}
     if args.tiny:
         from r1omni.checkpoint import init_checkpoint

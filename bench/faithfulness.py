@@ -11,8 +11,10 @@ Measures, on clips whose ground truth is known (r1omni.synthetic, a seed never u
   `<think>` must be flagged; the unplanted sentences that are true cue claims must not be;
 - deletion AOPC per modality (frames only, audio windows only);
 - token-level vs waveform-level audio window occlusion: rank agreement, pointing and audio AOPC of each;
-- cost: wall time of `explain` (fast and full) over the wall time of `Pipeline.predict` on the same clips.
+- cost: wall time of `explain` (fast and full) over the wall time of `Pipeline.predict` on the same clips
+  (median of `--cost-repeats` interleaved rounds after a warm-up over all clips).
 Writes bench/results/faithfulness.json and faithfulness.md. `--tiny` uses a random tiny model (smoke run).
+`--cost-only` measures only the cost (full mode with both audio occlusions), into explain_cost.json.
 """
 
 from __future__ import annotations
@@ -71,19 +73,44 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def measure_cost(pipe, paths, args) -> dict:
-    """Predict, explain fast and explain full on the same clips, after one warm-up each; wall seconds, ratios."""
+def measure_cost(pipe, paths, args, occlusions: tuple[str, ...] | None = None) -> dict:
+    """Predict, explain fast and explain full on the same clips: wall seconds and ratios.
+
+    A warm-up runs each command once over all the clips (files read, per-checkpoint baselines, first-call
+    set-up), so no command pays for what another one left warm. Then `--cost-repeats` rounds run the commands
+    in turn (predict, fast, full per audio occlusion) and the median of each is reported: on a shared CPU
+    another job's load then falls on all of them alike. `occlusions`: full mode for each of these audio
+    occlusions (default: only `--audio-occlusion`); the first one's explanations are returned."""
     kw = {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens}
-    full_kw = kw | {"audio_occlusion": args.audio_occlusion}
-    pipe.predict(paths[:1], **kw)
-    explain(pipe, paths[:1], mode="fast", **kw)
-    explain(pipe, paths[:1], mode="full", **full_kw)
-    _, t_pred = timed(lambda: pipe.predict(paths, **kw))
-    _, t_fast = timed(lambda: explain(pipe, paths, mode="fast", **kw))
-    exps, t_exp = timed(lambda: explain(pipe, paths, mode="full", **full_kw))
-    return {"predict_s": round(t_pred, 3), "fast_s": round(t_fast, 3), "explain_s": round(t_exp, 3),
-            "fast_ratio": round(t_fast / t_pred, 3), "ratio": round(t_exp / t_pred, 3), "clips": len(paths),
-            "audio_occlusion": args.audio_occlusion}, exps
+    occlusions = occlusions or (args.audio_occlusion,)
+    commands = {"predict": lambda: pipe.predict(paths, **kw), "fast": lambda: explain(pipe, paths, mode="fast", **kw)}
+    for occ in occlusions:
+        commands[f"full_{occ}"] = lambda occ=occ: explain(pipe, paths, mode="full", audio_occlusion=occ, **kw)
+    exps = None
+    for name, fn in commands.items():  # warm-up
+        out = fn()
+        if name == f"full_{occlusions[0]}":
+            exps = out
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(max(1, args.cost_repeats)):
+        for name, fn in commands.items():
+            times[name].append(timed(fn)[1])
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    t_pred, t_fast, t_exp = med["predict"], med["fast"], med[f"full_{occlusions[0]}"]
+    out = {"predict_s": round(t_pred, 3), "fast_s": round(t_fast, 3), "explain_s": round(t_exp, 3),
+           "fast_ratio": round(t_fast / t_pred, 3), "ratio": round(t_exp / t_pred, 3), "clips": len(paths),
+           "audio_occlusion": occlusions[0], "repeats": max(1, args.cost_repeats), "torch_threads": _threads(),
+           "runs_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()}}
+    for occ in occlusions[1:]:
+        out[f"explain_s_{occ}"] = round(med[f"full_{occ}"], 3)
+        out[f"ratio_{occ}"] = round(med[f"full_{occ}"] / t_pred, 3)
+    return out, exps
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def modality_and_pointing(rows, exps) -> dict:
@@ -311,6 +338,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
     p.add_argument("--dump-claims", default=None, help="write every judged claim (planted / true) as JSON here")
     p.add_argument("--flags-only", action="store_true", help="only the planted-claim flag metrics (tuning runs)")
+    p.add_argument("--cost-only", action="store_true",
+                   help="only the cost of explain vs predict (both audio occlusions), written to --cost-out")
+    p.add_argument("--cost-repeats", type=int, default=3, help="timed rounds of each command (median reported)")
+    p.add_argument("--cost-out", default=str(REPO / "bench" / "results" / "explain_cost.json"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pipe = load_pipeline(args)
@@ -322,6 +353,16 @@ def main(argv=None) -> int:
             exps = [_Predicted(p.to_dict()) if hasattr(p, "to_dict") and hasattr(p, "text") else p for p in exps]
             results = planted_flags(pipe, rows, exps, args)
             logger.info(json.dumps(results, indent=2))
+            return 0
+        if args.cost_only:
+            cost, _ = measure_cost(pipe, [r["path"] for r in rows], args,
+                                   (args.audio_occlusion, "tokens" if args.audio_occlusion == "waveform" else "waveform"))
+            report = {"checkpoint": pipe.display_name, "n_clips": args.n, "seed": args.seed, "device": str(pipe.device),
+                      "command": "python bench/faithfulness.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                      "targets": {k: TARGETS[k] for k in ("cost_fast", "cost_full")}, "cost": cost}
+            Path(args.cost_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.cost_out).write_text(json.dumps(report, indent=2) + "\n")
+            logger.info(json.dumps(cost, indent=2))
             return 0
         cost, exps = measure_cost(pipe, [r["path"] for r in rows], args)
         logger.info("cost: %s", cost)

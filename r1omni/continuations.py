@@ -2,9 +2,7 @@
 
 `continuation_logprobs(pipe, media, prefixes, candidates)` answers "how likely is each of these sentences
 right here?": for row i, every string of `candidates[i]` is scored as the continuation of `prefixes[i]`
-(the completion text so far) after the prompt and the clip's media `media[i]`. Each row's prompt + prefix
-runs once; its KV cache is then repeated over the candidates and only their own tokens are fed, so K
-candidates cost one prefix forward plus one short forward of K rows.
+(the completion text so far) after the prompt and the clip's media `media[i]`.
 
 Tokenisation is the model's own: each candidate is scored as the token sequence that `prefix + candidate`
 tokenises to. A pre-tokenizer may merge the end of the prefix with the candidate (Qwen2 joins ">the" into
@@ -12,17 +10,15 @@ one pre-token), so the fork happens at the longest token prefix common to all of
 and every candidate's score covers the same prefix text plus its own. Scores of one row are comparable;
 scores of different rows are not.
 
-This module knows the Pipeline's public batching (`collate`, `prompt_ids`, `tokenizer`) and the model's
-forward with a cache; it knows nothing about claims or attribution.
+The forward work is a scoring session's (`r1omni.scoring.ScoringSession.fork_logprobs`): give the session
+that explained the clip and each row continues the KV it already holds (the clip's towers, its prompt, a
+teacher-forced completion of the same media), so K candidates cost K short forwards; without one, an
+uncached session runs each row from scratch. This module only tokenises; it knows nothing about claims.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import torch
-
-from r1omni.inference import head_logprobs
 
 
 def _common_prefix(seqs: Sequence[list[int]]) -> int:
@@ -45,64 +41,19 @@ def fork_point(tokenizer, prefix: str, candidates: Sequence[str]) -> tuple[list[
     return full[0][:j], [s[j:] for s in full]
 
 
-@torch.inference_mode()
 def continuation_logprobs(
     pipe,
     media: Sequence,
     prefixes: Sequence[str],
     candidates: Sequence[Sequence[str]],
     question: str | None = None,
-    batch_size: int = 8,
+    batch_size: int = 32,
+    session=None,
 ) -> list[list[float]]:
     """Summed log-prob of each candidate after its row's prompt + media + prefix (see module docstring)."""
-    out: list[list[float]] = []
-    for start in range(0, len(media), max(1, batch_size)):
-        rows = range(start, min(len(media), start + batch_size))
-        out += _score_rows(pipe, [media[i] for i in rows], [prefixes[i] for i in rows],
-                           [list(candidates[i]) for i in rows], question)
-    return out
+    if session is None:
+        from r1omni.scoring import ScoringSession
 
-
-def _score_rows(pipe, media, prefixes, candidates, question) -> list[list[float]]:
-    prompt = pipe.prompt_ids(question)
+        session = ScoringSession(pipe, question, cache=False)
     forks = [fork_point(pipe.tokenizer, p, c) if c else ([], []) for p, c in zip(prefixes, candidates, strict=True)]
-    live = [i for i, (_, own) in enumerate(forks) if own]
-    result: list[list[float]] = [[] for _ in media]
-    if not live:
-        return result
-    batch = pipe.collate([media[i] for i in live], [prompt + forks[i][0] for i in live], question)
-    hidden, cache = pipe.hidden_states(**batch, use_cache=True)
-    last = hidden[:, -1]  # (B, D): predicts every candidate's first own token
-    k = max(len(forks[i][1]) for i in live)
-    firsts = torch.tensor([[forks[i][1][min(j, len(forks[i][1]) - 1)][0] for j in range(k)] for i in live])
-    first_logp = head_logprobs(last, pipe.model.lm_head, firsts).cpu()  # (B, K)
-    cache.batch_repeat_interleave(k)
-    owns = [[own[min(j, len(own) - 1)] for j in range(k)] for own in (forks[i][1] for i in live)]
-    width = max(1, max(len(o) - 1 for oo in owns for o in oo))
-    ids = torch.full((len(live) * k, width), pipe.pad_id, dtype=torch.long)  # fed: own[:-1]
-    tgt = torch.zeros((len(live) * k, width), dtype=torch.long)  # predicted: own[1:]
-    mask = torch.zeros((len(live) * k, width), dtype=torch.long)
-    for b, oo in enumerate(owns):
-        for j, o in enumerate(oo):
-            n = len(o) - 1
-            if n:
-                ids[b * k + j, :n] = torch.tensor(o[:-1], dtype=torch.long)
-                tgt[b * k + j, :n] = torch.tensor(o[1:], dtype=torch.long)
-                mask[b * k + j, :n] = 1
-    prev = batch["attention_mask"].repeat_interleave(k, dim=0)
-    dev = pipe.device
-    ids, mask = ids.to(dev), mask.to(dev)
-    pos = prev.sum(-1, keepdim=True) + torch.arange(width, device=dev)[None]
-    fed, _ = pipe.hidden_states(input_ids=ids, attention_mask=torch.cat([prev, mask], dim=1), position_ids=pos,
-                                cache=cache, use_cache=False)  # (B*K, W, D)
-    lp = head_logprobs(fed, pipe.model.lm_head, tgt.to(dev)).cpu()  # float32, no (rows, W, vocab) logits held
-    for b, i in enumerate(live):
-        own = forks[i][1]
-        scores = []
-        for j, toks in enumerate(own):
-            r = b * k + j
-            s = float(first_logp[b, j])
-            s += float(lp[r, : len(toks) - 1].sum())
-            scores.append(s)
-        result[i] = scores
-    return result
+    return session.fork_logprobs(list(media), [f[0] for f in forks], [f[1] for f in forks], batch_size=batch_size)

@@ -245,10 +245,16 @@ class Pipeline:
 
     def silence_audio(self, media: MediaInputs, start_s: float, end_s: float) -> MediaInputs:
         """Zero the (current, possibly already perturbed) waveform in [start_s, end_s); recompute the log-mel."""
+        return self.silence_audio_spans(media, [(start_s, end_s)])
+
+    def silence_audio_spans(self, media: MediaInputs, spans: Iterable[tuple[float, float]]) -> MediaInputs:
+        """Zero the waveform in every [start_s, end_s) of `spans` and recompute the log-mel once: the same
+        input as `silence_audio` applied span after span, for one log-mel instead of one per span."""
         if media.audio is None or media.audio_masked:  # masked: silence everywhere already
             return media
         wave = media.audio.copy()
-        wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
+        for start_s, end_s in spans:
+            wave[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)] = 0.0
         feats = media_lib.log_mel(wave, num_samples=self.audio_num_samples)
         return replace(media, audio=wave, input_features=feats)
 

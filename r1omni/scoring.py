@@ -9,15 +9,20 @@ prediction it explains:
   computed once per checkpoint and kept with the pipeline;
 - prompt KV caches: the clip's full prompt (from the generation's own cache when watched) and the
   baseline prompt (grey video + silence audio, constant per checkpoint and question). Each variant is fed
-  from the longest prefix it shares with one of them: the system turn is shared by all, system turn +
-  video tokens by every variant whose video is unchanged, and up to the first changed audio token by a
-  token-level audio occlusion. A variant whose whole prompt equals a cached one (the all-inputs and the
-  empty coalition) feeds only its completion.
+  from the longest prefix it shares with one of them: the system turn is shared by all, the video tokens
+  up to the first changed frame (a `frame_causal` projector's tokens of a frame depend on earlier frames
+  only), and up to the first changed audio token by a token-level audio occlusion. A variant whose whole
+  prompt equals a cached one (the all-inputs and the empty coalition) feeds only its completion;
+- video tokens: with a `frame_causal` projector, its per-frame stages run once per distinct frame and its
+  temporal rest once per distinct (previous frame, frame) pair;
+- kept completions: `token_logprobs(..., keep=...)` keeps a row's prompt + completion KV, and
+  `fork_logprobs` scores alternative continuations of any prefix of it (contrastive claim support) with no
+  forward of the prefix; the candidates of a row share one sequence under a tree attention mask.
 
 Variants are `MediaInputs` built by the pipeline's perturbations; `MediaInputs.silenced_audio_tokens`
 (token-level audio occlusion) is honoured here. `cache=False` scores every variant from scratch through the
-same splice (towers per variant, no prefix KV): the reference the cached path must equal. Only the
-projector (which mixes frames) runs per distinct frame combination. The session knows the model's hooks
+same splice (towers and the whole projector per variant, no prefix KV): the reference the cached path must
+equal. The session knows the model's hooks
 (`vision_tower`, `mm_projector`, `get_audio_features`, `embed_tokens`); it knows nothing about attribution.
 """
 
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from r1omni.inference import completion_logprobs
+from r1omni.inference import head_logprobs
 
 _BASELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> _Baselines
 
@@ -47,11 +52,33 @@ class _Baselines:
 
 @dataclass
 class _Prompt:
-    """A cached full-prompt KV cache with the media it was computed for."""
+    """A cached KV cache of the full prompt (and of the completion tokens `ids` after it, if any) with the
+    media it was computed for."""
 
     video_key: tuple  # frame ids in the session's frame table (grey frames: ("grey", t))
     audio: torch.Tensor  # (Na, D) audio tokens
-    kv: list  # per layer (keys, values), each (1, H, P, Dh)
+    kv: list  # per layer (keys, values), each (1, H, P + len(ids), Dh)
+    ids: tuple = ()  # tokens after the prompt covered by kv
+
+
+@dataclass
+class _Row:
+    """One sequence to feed: variant `index`'s media, all its ids (prompt + rest), the first scored position
+    `start`, and the cached KV `src` whose first `shared` positions it continues (None / 0: from scratch)."""
+
+    index: int
+    ids: list
+    start: int
+    src: _Prompt | None
+    shared: int
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for j in range(n):
+        if a[j] != b[j]:
+            return j
+    return n
 
 
 class _Table:
@@ -102,8 +129,14 @@ class ScoringSession:
         if not (bool((self.video_pos.diff() == 1).all()) and bool((self.audio_pos.diff() == 1).all())
                 and self.video_start < self.audio_start):
             raise ValueError("the prompt must hold one block of video placeholders, then one of audio")
+        proj = self.mm.mm_projector
+        self._frame_causal = bool(getattr(proj, "frame_causal", False))
+        self._frame_tokens = len(self.video_pos) // pipe.num_frames
         self._frames = _Table()  # distinct frames -> tower output (P, C)
         self._audio = _Table()  # distinct log-mel inputs -> audio tokens (Na, D)
+        self._proj: dict[tuple, torch.Tensor] = {}  # frame key -> video tokens (Nv, D) (projector output)
+        self._parts: dict = {}  # frame id -> the projector's per-frame parts (frame_causal projectors)
+        self._steps: dict = {}  # (previous frame id, frame id) -> that time step's video tokens
         self._clips: list[_Prompt] = []  # full-prompt KV of clips seen in a watched generation
         self._watch: dict | None = None
         with torch.inference_mode():
@@ -181,16 +214,19 @@ class ScoringSession:
         self._clips.clear()
         self._frames = _Table()
         self._audio = _Table()
+        self._proj, self._parts, self._steps = {}, {}, {}
 
     # ------------------------------------------------------------------ scoring
     @torch.inference_mode()
-    def token_logprobs(self, media: Sequence, completions: Sequence[list[int]], batch_size: int = 32
-                       ) -> list[torch.Tensor]:
-        """Per-token teacher-forced log-probs of `completions[i]` under the (perturbed) clip `media[i]`."""
+    def token_logprobs(self, media: Sequence, completions: Sequence[list[int]], batch_size: int = 32,
+                       keep: Sequence[bool] | None = None) -> list[torch.Tensor]:
+        """Per-token teacher-forced log-probs of `completions[i]` under the (perturbed) clip `media[i]`.
+
+        `keep[i]`: also keep the KV cache of row i's prompt + completion (until `forget_clips`), so that
+        `fork_logprobs` continues from any prefix of that completion under the same media without a forward."""
         if not media:
             return []
-        video_keys, video = self._video_tokens(media)
-        audio = self._audio_tokens(media)
+        video_keys, video, audio = self._media_tokens(media)
         if self.cache:  # a video shared by several variants and by no cached prompt: cache its prompt once
             known = {src.video_key for src in self._sources()}
             counts: dict[tuple, int] = {}
@@ -200,20 +236,111 @@ class ScoringSession:
                 if counts[k] > 1 and k not in known:
                     self._clips.append(_Prompt(k, audio[i], self._prompt_kv(video[i], audio[i])))
                     known.add(k)
-        plan = [self._prefix(video_keys[i], audio[i]) for i in range(len(media))]
-        groups: dict[tuple, list[int]] = {}
-        for i, (src, shared) in enumerate(plan):
-            groups.setdefault((id(src), shared, len(completions[i])), []).append(i)
-        out: list[torch.Tensor | None] = [None] * len(media)
-        for (_, shared, _), rows in groups.items():
-            src = plan[rows[0]][0]
-            for start in range(0, len(rows), max(1, batch_size)):
-                chunk = rows[start : start + batch_size]
-                res = self._forward(src, shared, [video[i] for i in chunk], [audio[i] for i in chunk],
-                                    [completions[i] for i in chunk])
-                for i, lp in zip(chunk, res, strict=True):
-                    out[i] = lp
-        return out  # type: ignore[return-value]
+        p = len(self.prompt)
+        rows = []
+        for i in range(len(media)):
+            ids = self.prompt + list(completions[i])
+            src, shared = self._prefix(video_keys[i], audio[i], completions[i])
+            rows.append(_Row(i, ids, p, src, min(shared, p - 1)))
+        want = [bool(keep[i]) and self.cache for i in range(len(media))] if keep is not None else None
+        logps, kept = self._feed(rows, video, audio, batch_size, want)
+        for i, kv in kept.items():
+            self._clips.append(_Prompt(video_keys[i], audio[i], kv, tuple(completions[i][:-1])))
+        return logps
+
+    @torch.inference_mode()
+    def fork_logprobs(self, media: Sequence, prefixes: Sequence[list[int]], candidates: Sequence[Sequence[list[int]]],
+                      batch_size: int = 32) -> list[list[float]]:
+        """Summed log-prob of each token sequence `candidates[i][k]` after the prompt, the (perturbed) clip
+        `media[i]` and the completion tokens `prefixes[i]`.
+
+        Row i continues the longest cached prefix of its prompt + prefix (a kept completion of the same media
+        covers it all), feeds what is left of it once, and all its candidates after it in the same sequence:
+        candidate k attends to the cache, the rest of the prefix and its own earlier tokens only (a tree
+        attention mask), so K candidates cost their own tokens and one read of the prefix."""
+        if not media:
+            return []
+        video_keys, video, audio = self._media_tokens(media)
+        rows = []
+        for i in range(len(media)):
+            if candidates[i]:
+                ids = self.prompt + list(prefixes[i])
+                src, shared = self._prefix(video_keys[i], audio[i], prefixes[i])
+                rows.append(_Row(i, ids, len(ids), src, min(shared, len(ids) - 1)))
+        out: list[list[float]] = [[] for _ in candidates]
+        rows.sort(key=lambda r: len(r.ids) - r.shared + sum(len(c) for c in candidates[r.index]))
+        for b0 in range(0, len(rows), max(1, batch_size)):
+            chunk = rows[b0 : b0 + batch_size]
+            for r, scores in zip(chunk, self._forks(chunk, [candidates[r.index] for r in chunk], video, audio),
+                                 strict=True):
+                out[r.index] = scores
+        return out
+
+    def _forks(self, chunk: list[_Row], cands: list, video, audio) -> list[list[float]]:
+        """One forward of packed rows: rest of the prefix (ids[shared:]), then every candidate minus its last token."""
+        dev = self.pipe.device
+        b = len(chunk)
+        c_max = max(r.shared for r in chunk)
+        lens = [len(r.ids) - r.shared + sum(len(o) - 1 for o in cs) for r, cs in zip(chunk, cands, strict=True)]
+        width = max(lens)
+        emb = torch.zeros((b, width, self.mm.embed_tokens.embedding_dim), device=dev,
+                          dtype=self.mm.embed_tokens.weight.dtype)
+        mask = torch.zeros((b, 1, width, c_max + width), dtype=torch.bool, device=dev)
+        pos = torch.zeros((b, width), dtype=torch.long, device=dev)
+        picks, targets, sizes = [], [], []
+        for j, (r, cs) in enumerate(zip(chunk, cands, strict=True)):
+            n = len(r.ids) - r.shared  # rest of the prefix, fed once (at least its last token)
+            emb[j, :n] = self._embed_span(r.ids, r.shared, len(r.ids), video[r.index], audio[r.index])
+            pos[j, :n] = torch.arange(r.shared, len(r.ids), device=dev)
+            mask[j, 0, :, c_max - r.shared : c_max] = True  # every position sees the cached prefix
+            mask[j, 0, :n, c_max : c_max + n] = torch.ones((n, n), dtype=torch.bool, device=dev).tril()
+            at = n
+            for own in cs:
+                m = len(own) - 1
+                picks.append((j, n - 1))  # the prefix's last position predicts every candidate's first token
+                if m:
+                    emb[j, at : at + m] = self.mm.embed_tokens(torch.tensor(own[:-1], device=dev))
+                    pos[j, at : at + m] = torch.arange(len(r.ids), len(r.ids) + m, device=dev)
+                    mask[j, 0, at : at + m, c_max : c_max + n] = True
+                    mask[j, 0, at : at + m, c_max + at : c_max + at + m] = torch.ones(
+                        (m, m), dtype=torch.bool, device=dev).tril()
+                    picks += [(j, at + t) for t in range(m)]
+                targets += list(own)
+                sizes.append(len(own))
+                at += m
+            for t in range(at, width):  # padding attends to itself only (no empty softmax row)
+                mask[j, 0, t, c_max + t] = True
+        cache = None
+        if c_max > 0:
+            ref = next(r.src for r in chunk if r.shared)
+            layers = []
+            for li in range(len(ref.kv)):
+                k0, v0 = ref.kv[li]
+                k = k0.new_zeros((b, k0.shape[1], c_max, k0.shape[3]))
+                v = v0.new_zeros((b, v0.shape[1], c_max, v0.shape[3]))
+                for j, r in enumerate(chunk):
+                    if r.shared:
+                        sk, sv = r.src.kv[li]
+                        k[j, :, c_max - r.shared :] = sk[0, :, : r.shared]
+                        v[j, :, c_max - r.shared :] = sv[0, :, : r.shared]
+                layers.append((k, v))
+            cache = DynamicCache(ddp_cache_data=layers)
+        hidden, _ = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=mask, position_ids=pos, cache=cache,
+                                            use_cache=cache is not None)
+        rj = torch.tensor([j for j, _ in picks], device=dev)
+        tj = torch.tensor([t for _, t in picks], device=dev)
+        flat = head_logprobs(hidden[rj, tj], self.pipe.model.get_output_embeddings(),
+                             torch.tensor(targets, device=dev)).cpu()
+        sums = [float(x.sum()) for x in torch.split(flat, sizes)]
+        out, k = [], 0
+        for cs in cands:
+            out.append(sums[k : k + len(cs)])
+            k += len(cs)
+        return out
+
+    def _media_tokens(self, media) -> tuple[list[tuple], list[torch.Tensor], list[torch.Tensor]]:
+        video_keys, video = self._video_tokens(media)
+        return video_keys, video, self._audio_tokens(media)
 
     def _video_tokens(self, media) -> tuple[list[tuple], list[torch.Tensor]]:
         """Per variant: its frame key and its video tokens (Nv, D) (projector per distinct frame combination)."""
@@ -240,8 +367,11 @@ class ScoringSession:
             enc = self._encode_frames([self._frames.items[j] for j in todo])
             for k, j in enumerate(todo):
                 self._frames.values[j] = enc[k]
-        distinct = list(dict.fromkeys(keys))
-        proj = {}
+        proj = self._proj
+        distinct = [k for k in dict.fromkeys(keys) if k not in proj]
+        if distinct and self._frame_causal and hasattr(self.mm.mm_projector, "step_tokens"):
+            self._project_by_steps(distinct, base)
+            distinct = []
         for start in range(0, len(distinct), 32):
             part = distinct[start : start + 32]
             feats = torch.stack([torch.stack([base.grey[k[1]] if isinstance(k, tuple) else self._frames.values[k]
@@ -249,6 +379,32 @@ class ScoringSession:
             for key, v in zip(part, self.mm.mm_projector(feats, self.gate.expand(len(part), -1)), strict=True):
                 proj[key] = v
         return keys, [proj[k] for k in keys]
+
+    def _project_by_steps(self, keys: list[tuple], base: _Baselines) -> None:
+        """Video tokens of these frame keys, time step by time step: the projector's per-frame stages once per
+        distinct frame, its temporal rest once per distinct (previous frame, frame) pair (`frame_causal`)."""
+        proj = self.mm.mm_projector
+
+        def tower(f):
+            return base.grey[f[1]] if isinstance(f, tuple) else self._frames.values[f]
+
+        frames = [f for f in dict.fromkeys(f for k in keys for f in k) if f not in self._parts]
+        for start in range(0, len(frames), 64):
+            part = frames[start : start + 64]
+            for f, *xs in zip(part, *proj.frame_parts(torch.stack([tower(f) for f in part])), strict=True):
+                self._parts[f] = tuple(xs)
+        pairs = [pr for pr in dict.fromkeys((k[t - 1] if t else None, k[t]) for k in keys for t in range(len(k)))
+                 if pr not in self._steps]
+        for first in (True, False):
+            todo = [pr for pr in pairs if (pr[0] is None) == first]
+            for start in range(0, len(todo), 128):
+                part = todo[start : start + 128]
+                cur = tuple(torch.stack([self._parts[c][i] for _, c in part]) for i in range(3))
+                prev = None if first else tuple(torch.stack([self._parts[a][i] for a, _ in part]) for i in range(3))
+                for pr, tok in zip(part, proj.step_tokens(prev, cur, self.gate), strict=True):
+                    self._steps[pr] = tok
+        for k in keys:
+            self._proj[k] = torch.cat([self._steps[(k[t - 1] if t else None, k[t])] for t in range(len(k))])
 
     def _audio_tokens(self, media) -> list[torch.Tensor]:
         """Per variant: (Na, D) audio tokens, its silenced tokens replaced by the silence tokens."""
@@ -287,8 +443,10 @@ class ScoringSession:
     def _encode_audio(self, feats: list[torch.Tensor]) -> torch.Tensor:
         return self.mm.get_audio_features(torch.stack(feats).to(self.pipe.device, self.pipe.dtype))
 
-    def _prefix(self, video_key: tuple, audio: torch.Tensor) -> tuple[_Prompt | None, int]:
-        """The cached prompt KV this variant shares the longest prefix with, and that prefix's length."""
+    def _prefix(self, video_key: tuple, audio: torch.Tensor, after: Sequence[int] = ()) -> tuple[_Prompt | None, int]:
+        """The cached KV this variant (media, then the tokens `after` the prompt) shares the longest prefix
+        with, and that prefix's length. With a projector whose frame tokens depend on earlier frames only
+        (`frame_causal`), a changed frame keeps the tokens of the frames before it."""
         if not self.cache:
             return None, 0
         best, shared = None, 0
@@ -296,6 +454,11 @@ class ScoringSession:
             if src.video_key == video_key:
                 diff = (src.audio != audio).any(-1).nonzero()
                 n = len(self.prompt) if len(diff) == 0 else self.audio_start + int(diff[0])
+                if len(diff) == 0 and src.ids:
+                    n += _common_prefix(src.ids, after)
+            elif self._frame_causal and len(src.video_key) == len(video_key):
+                first = next(j for j, (a, b) in enumerate(zip(src.video_key, video_key, strict=True)) if a != b)
+                n = self.video_start + first * self._frame_tokens
             else:
                 n = self.video_start
             if n > shared:
@@ -328,21 +491,84 @@ class ScoringSession:
                                            use_cache=True)
         return [(layer.keys, layer.values) for layer in cache.layers]
 
-    def _forward(self, src: _Prompt | None, shared: int, video, audio, completions) -> list[torch.Tensor]:
-        """Rows sharing the first `shared` prompt positions of `src`: feed the rest + completion, score it."""
-        n = len(completions[0])
-        ids = self.prompt + list(completions[0])
-        emb = self._embeds(ids, video, audio)  # completions of one group have the same length
-        for r, c in enumerate(completions[1:], start=1):
-            emb[r, len(self.prompt) :] = self.mm.embed_tokens(torch.tensor(c, device=emb.device))
-        b, total = emb.shape[0], emb.shape[1]
-        cache = None
-        if src is not None and shared > 0:
-            shared = min(shared, len(self.prompt) - 1)  # the last prompt position predicts completion token 0
-            cache = DynamicCache(ddp_cache_data=[(k[..., :shared, :].expand(b, -1, -1, -1),
-                                                  v[..., :shared, :].expand(b, -1, -1, -1)) for k, v in src.kv])
-        pos = torch.arange(shared if cache is not None else 0, total, device=emb.device)[None].expand(b, -1)
-        att = torch.ones((b, total), dtype=torch.long, device=emb.device)
-        hidden, _ = self.pipe.hidden_states(inputs_embeds=emb[:, pos[0]], attention_mask=att, position_ids=pos,
-                                            cache=cache, use_cache=cache is not None)
-        return completion_logprobs(hidden[:, -(n + 1) :], self.pipe.model.get_output_embeddings(), completions)
+    def _feed(self, rows: list[_Row], video, audio, batch_size: int, keep: Sequence[bool] | None = None
+              ) -> tuple[list[torch.Tensor], dict[int, list]]:
+        """Feed every row's ids from its cached prefix on, in batches of rows of similar length.
+
+        Row r continues `r.src`'s KV at position `r.shared` (left-padded when rows differ), feeds
+        ids[shared : -1] (media spliced at their placeholders, right-padded) and returns the log-probs of
+        ids[start:], one tensor per row in order; with `keep[r.index]`, also that row's KV over ids[:-1]."""
+        out: list[torch.Tensor | None] = [None] * len(rows)
+        kept: dict[int, list] = {}
+        order = sorted(range(len(rows)), key=lambda r: (len(rows[r].ids) - rows[r].shared, rows[r].shared))
+        head = self.pipe.model.get_output_embeddings()
+        dev = self.pipe.device
+        for r in [r for r in order if len(rows[r].ids) - 1 <= rows[r].shared]:  # nothing to feed or score
+            out[r] = torch.zeros(0)
+        order = [r for r in order if len(rows[r].ids) - 1 > rows[r].shared]
+        for b0 in range(0, len(order), max(1, batch_size)):
+            idx = order[b0 : b0 + batch_size]
+            chunk = [rows[r] for r in idx]
+            b = len(chunk)
+            c_max = max(r.shared for r in chunk)
+            fed = [len(r.ids) - 1 - r.shared for r in chunk]
+            f_max = max(fed)
+            emb = torch.zeros((b, f_max, self.mm.embed_tokens.embedding_dim), device=dev,
+                              dtype=self.mm.embed_tokens.weight.dtype)
+            att = torch.zeros((b, c_max + f_max), dtype=torch.long, device=dev)
+            pos = torch.zeros((b, f_max), dtype=torch.long, device=dev)
+            for j, r in enumerate(chunk):
+                emb[j, : fed[j]] = self._embed_span(r.ids, r.shared, len(r.ids) - 1, video[r.index], audio[r.index])
+                att[j, c_max - r.shared : c_max + fed[j]] = 1
+                pos[j] = torch.arange(r.shared, r.shared + f_max, device=dev)
+            cache = None
+            if c_max > 0:
+                layers = []
+                ref = next(r.src for r in chunk if r.shared)
+                for li in range(len(ref.kv)):
+                    k0, v0 = ref.kv[li]
+                    if all(r.src is ref and r.shared == c_max for r in chunk):
+                        k, v = k0[..., :c_max, :].expand(b, -1, -1, -1), v0[..., :c_max, :].expand(b, -1, -1, -1)
+                    else:
+                        k = k0.new_zeros((b, k0.shape[1], c_max, k0.shape[3]))
+                        v = v0.new_zeros((b, v0.shape[1], c_max, v0.shape[3]))
+                        for j, r in enumerate(chunk):
+                            if r.shared:
+                                sk, sv = r.src.kv[li]
+                                k[j, :, c_max - r.shared :] = sk[0, :, : r.shared]
+                                v[j, :, c_max - r.shared :] = sv[0, :, : r.shared]
+                    layers.append((k, v))
+                cache = DynamicCache(ddp_cache_data=layers)
+            want = keep is not None and any(keep[r.index] for r in chunk)
+            hidden, new = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=att, position_ids=pos, cache=cache,
+                                                  use_cache=cache is not None or want)
+            if want:
+                for j, r in enumerate(chunk):
+                    if keep[r.index]:
+                        a, z = c_max - r.shared, c_max + fed[j]
+                        kept[r.index] = [(layer.keys[j : j + 1, :, a:z].clone(), layer.values[j : j + 1, :, a:z].clone())
+                                         for layer in new.layers]
+            # position t (>= start) is predicted by fed index t - 1 - shared
+            picks = [(j, t - 1 - r.shared) for j, r in enumerate(chunk) for t in range(r.start, len(r.ids))]
+            targets = [r.ids[t] for r in chunk for t in range(r.start, len(r.ids))]
+            if picks:
+                rj = torch.tensor([j for j, _ in picks], device=dev)
+                tj = torch.tensor([t for _, t in picks], device=dev)
+                flat = head_logprobs(hidden[rj, tj], head, torch.tensor(targets, device=dev)).cpu()
+            else:
+                flat = torch.zeros(0)
+            for q, lp in zip(idx, torch.split(flat, [len(r.ids) - r.start for r in chunk]), strict=True):
+                out[q] = lp
+        return out, kept  # type: ignore[return-value]
+
+    def _embed_span(self, ids: list[int], a: int, z: int, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """(z - a, D) embeddings of ids[a:z] with the row's media tokens at their placeholder positions."""
+        dev = self.pipe.device
+        t = torch.tensor(ids[a:z], device=dev)
+        emb = self.mm.embed_tokens(t.masked_fill(t < 0, 0))
+        for pos, tokens in ((self.video_pos, video), (self.audio_pos, audio)):
+            lo, hi = int(pos[0]), int(pos[-1]) + 1
+            s, e = max(lo, a), min(hi, z)
+            if s < e:
+                emb[s - a : e - a] = tokens[s - lo : e - lo].to(emb.dtype)
+        return emb

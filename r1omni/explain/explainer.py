@@ -5,7 +5,8 @@ One pass per batch of clips: generate (or take given completions) and the class 
 mode "full", one occluded frame / silenced audio window at a time) is scored by one `r1omni.scoring`
 session, which keeps the clip's towers and prompt KV from the prediction and feeds each variant from the
 longest prompt prefix it shares with a cached one, in batches of `forward_batch_size`. All
-attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs.
+attributions (answer, reasoning, each sentence, each token) come from those per-token log-probs. Contrastive
+claim support forks alternatives from the coalitions' completions, whose KV the same session keeps.
 Methods: exact 2-player Shapley + MM-SHAP share (`shapley.py`), leave-one-out occlusion (`temporal.py`),
 claim flags (`flags.py`). This module knows the Pipeline's public methods, not the model internals.
 """
@@ -174,9 +175,15 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
     flat_media, flat_ids = [], []
     for job in jobs:
         _plan(pipe, job, params, flat_media, flat_ids)
-    logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size) if jobs else []
+    # contrastive support continues the coalitions' completions (real input, one modality masked): keep their KV
+    keep = [False] * len(flat_media)
+    if params.contrastive:
+        for job in jobs:
+            for key in ("both", "video", "audio"):
+                keep[job.slots[job.coalition_media[key]]] = True
+    logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size, keep=keep) if jobs else []
     t_tf = time.perf_counter()
-    contrasts = _contrast(pipe, jobs, params) if jobs and params.contrastive else {}
+    contrasts = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else {}
     t_con = time.perf_counter()
     consistency = _consistency(pipe, jobs, params) if jobs and params.self_consistency else {}
     n = max(1, len(jobs))
@@ -396,8 +403,9 @@ def _bank(pipe):
     return _BANKS[pipe]
 
 
-def _contrast(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
-    """job index -> claim index -> {modality: contrastive support} (`contrast.py`), all jobs in one call."""
+def _contrast(pipe, session, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
+    """job index -> claim index -> {modality: contrastive support} (`contrast.py`), all jobs in one call, scored
+    by the session that holds the clips' towers and the coalitions' KV."""
     from r1omni.continuations import continuation_logprobs
 
     bank = _bank(pipe)
@@ -419,7 +427,7 @@ def _contrast(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[i
                     cands.append([claim.text, *alts])
                     keys.append((job.index, k, m, variant))
     scores = continuation_logprobs(pipe, media, prefixes, cands, params.question,
-                                   batch_size=max(1, params.forward_batch_size // 4)) if media else []
+                                   batch_size=params.forward_batch_size, session=session) if media else []
     rel: dict[tuple, float] = {key: contrast_lib.relative(s[0], s[1:]) for key, s in zip(keys, scores, strict=True)}
     out: dict[int, dict[int, dict[str, dict[str, float]]]] = {}
     for (j, k, m, variant), r in rel.items():

@@ -65,7 +65,10 @@ def occlusion_variants(pipe, media, windows: Sequence[tuple[float, float]], keep
         audio = [silence(media, a, b) for a, b in windows]
         if keep:
             end = media.audio_duration_s
-            audio += [silence(silence(media, 0.0, a), b, end) for a, b in windows]
+            if audio_level == "tokens":
+                audio += [silence(silence(media, 0.0, a), b, end) for a, b in windows]
+            else:  # both spans zeroed before one log-mel (what silencing one then the other gives)
+                audio += [pipe.silence_audio_spans(media, [(0.0, a), (b, end)]) for a, b in windows]
     return frames, audio
 
 

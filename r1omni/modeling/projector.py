@@ -101,7 +101,13 @@ def check_patch_grid(num_patches: int) -> int:
 
 
 class AllInOneSmall(nn.Module):
-    """Three visual branches fused by gate weights: 0 video/scene, 1 body (RegStage + Conv3d sampler), 2 face (MLP)."""
+    """Three visual branches fused by gate weights: 0 video/scene, 1 body (RegStage + Conv3d sampler), 2 face (MLP).
+
+    Only the samplers mix frames, and their temporal kernel covers steps k-1 and k: the tokens of frame k
+    depend on frames k-1 and k alone (`frame_causal`), so a changed frame leaves every earlier frame's tokens
+    as they were (what lets a scoring session reuse the prompt KV up to the first changed frame)."""
+
+    frame_causal = True
 
     def __init__(self, mm_hidden_size: int, hidden_size: int, depth: int = 2):
         super().__init__()
@@ -141,6 +147,34 @@ class AllInOneSmall(nn.Module):
         face = F.interpolate(face, size=(g // 2, g // 2), mode="bilinear", align_corners=False)
         face = face.flatten(2).transpose(1, 2).reshape(b, -1, d)
         return video, body, face
+
+    # Frame by frame (what `frame_causal` allows): the per-frame stages run once per distinct frame, the rest once
+    # per distinct (previous frame, frame) pair. Together they give `forward`'s tokens, one time step at a time.
+    def frame_parts(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, P, C) frames -> their per-frame parts: the first stages of the video and body branches
+        (N, D, g, g) and the pooled face tokens (N, (g/2)^2, D)."""
+        n, p, c = feats.shape
+        g = check_patch_grid(p)
+        grid = feats.reshape(n, g, g, c).permute(0, 3, 1, 2)
+        face = self.mlp_2xgelu_face(feats)
+        d = face.shape[-1]
+        face = face.reshape(n, g, g, d).permute(0, 3, 1, 2)
+        face = F.interpolate(face, size=(g // 2, g // 2), mode="bilinear", align_corners=False)
+        return self.s1_video(grid), self.s1_body(grid), face.flatten(2).transpose(1, 2)
+
+    def step_tokens(self, prev: tuple | None, cur: tuple, gate_probs: torch.Tensor) -> torch.Tensor:
+        """Fused tokens (N, (g/2)^2, D) of N time steps from the `frame_parts` of each step's frame and of the
+        frame before it (`prev` None: the first step, whose previous frame is the sampler's zero padding)."""
+        out = []
+        for i, branch in enumerate(("video", "body")):
+            x = cur[i]
+            before = torch.zeros_like(x) if prev is None else prev[i]
+            conv = getattr(self, f"sampler_{branch}")[0]
+            y = F.silu(F.conv3d(torch.stack([before, x], dim=2), conv.weight, conv.bias, stride=conv.stride))[:, :, 0]
+            y = getattr(self, f"s2_{branch}")(y)  # (N, D, g/2, g/2)
+            out.append(getattr(self, f"readout_{branch}")(y.flatten(2).transpose(1, 2)))
+        w = gate_probs.to(out[0].dtype).reshape(-1)
+        return w[0] * out[0] + w[1] * out[1] + w[2] * cur[2]
 
     def forward(self, feats: torch.Tensor, gate_probs: torch.Tensor) -> torch.Tensor:
         """feats (B, T, P, C), gate_probs (B, 3) -> fused (B, T*(g/2)^2, D)."""

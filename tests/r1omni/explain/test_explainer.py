@@ -164,3 +164,79 @@ def test_explanations_with_caches_equal_those_without(tiny_pipe, make_clip, audi
             elif k != ".params.cache":
                 assert na[k] == nb[k], k
     assert any(s.get("keep") is not None for s in with_cache[0]["audio_segments"])
+
+
+def test_contrastive_support_with_caches_equals_it_without(tiny_pipe, make_clip):
+    """Contrast continues the coalitions' kept KV (fork_logprobs); from scratch it runs towers per row."""
+    clips = [make_clip(seed=4), make_clip(seed=5, audio_s=1.5)]
+    kw = dict(mode="full", completions=[TEXT, TEXT.replace("hard frown", "deep frown")], forward_batch_size=5)
+    with_cache = [e.to_dict() for e in explain(tiny_pipe, clips, **kw)]
+    without = [e.to_dict() for e in explain(tiny_pipe, clips, cache=False, **kw)]
+    n = 0
+    for a, b in zip(with_cache, without, strict=True):
+        for ca, cb in zip(a["claims"], b["claims"], strict=True):
+            assert ca["support"].get("contrastive", {}).keys() == cb["support"].get("contrastive", {}).keys()
+            for m, v in ca["support"].get("contrastive", {}).items():
+                assert v == pytest.approx(cb["support"]["contrastive"][m], abs=1.01e-4), (ca["text"], m)
+                n += 1
+            for key in ("relative", "relative_masked"):
+                for m, v in ca["support"].get(key, {}).items():
+                    assert v == pytest.approx(cb["support"][key][m], abs=1.01e-4), (ca["text"], key, m)
+            for m, v in ca["support"]["shapley"].items():  # (shares of near-zero values are ill-conditioned)
+                assert v == pytest.approx(cb["support"]["shapley"][m], abs=1.01e-4), (ca["text"], m)
+            assert ca["flags"] == cb["flags"]
+    assert n >= 4  # both cue claims of both clips have a contrastive support
+
+
+def test_forks_from_kept_completions_equal_plain_teacher_forcing(tiny_pipe, make_clip):
+    from r1omni.continuations import continuation_logprobs, fork_point
+    from r1omni.scoring import ScoringSession
+
+    m = tiny_pipe.encode(make_clip(seed=6))
+    variants = [m, tiny_pipe.mask(m, audio=True), tiny_pipe.mask(m, video=True)]
+    ids = tiny_pipe.completion_ids(TEXT)
+    session = ScoringSession(tiny_pipe)
+    session.token_logprobs(variants, [ids] * 3, keep=[True, True, False])
+    cut = TEXT.index("The voice")
+    prefixes = [TEXT[:cut], TEXT[:cut], TEXT[:cut], "<think>The brows"]
+    cands = [["The voice trembles.", "The voice is loud and harsh."]] * 3 + [[" pull down", "hmm"]]
+    media = [*variants, m]
+    got = continuation_logprobs(tiny_pipe, media, prefixes, cands, session=session, batch_size=3)
+    assert session._prefix(*[x[0] for x in session._media_tokens([m])[::2]], ids[:20])[1] > len(session.prompt)
+    for x, p, cs, scores in zip(media, prefixes, cands, got, strict=True):
+        shared, owns = fork_point(tiny_pipe.tokenizer, p, cs)
+        for own, s in zip(owns, scores, strict=True):
+            ref = float(tiny_pipe.token_logprobs([x], [shared + own])[0][len(shared):].sum())
+            assert s == pytest.approx(ref, abs=1e-4)
+
+
+def test_frame_tokens_depend_on_earlier_frames_only(tiny_pipe, make_clip):
+    """The projector's `frame_causal` claim, which prefix sharing relies on: frame j changes no earlier token."""
+    from r1omni.scoring import ScoringSession
+
+    m = tiny_pipe.encode(make_clip(seed=7))
+    session = ScoringSession(tiny_pipe, cache=False)
+    per_frame = len(session.video_pos) // tiny_pipe.num_frames
+    assert tiny_pipe.model.model.mm_projector.frame_causal
+    with torch.inference_mode():
+        (base,) = session._video_tokens([m])[1]
+        occluded = [session._video_tokens([tiny_pipe.occlude_frames(m, [j])])[1][0] for j in (1, 4, 7)]
+    for j, tok in zip((1, 4, 7), occluded, strict=True):
+        torch.testing.assert_close(tok[: j * per_frame], base[: j * per_frame], atol=1e-6, rtol=1e-6)
+        assert not torch.allclose(tok[j * per_frame :], base[j * per_frame :])
+
+
+def test_video_tokens_step_by_step_equal_the_whole_projector(tiny_pipe, make_clip):
+    """The cached session projects frame by frame (`frame_parts` / `step_tokens`); the plain one runs the
+    projector's forward over each whole variant."""
+    from r1omni.scoring import ScoringSession
+
+    m = tiny_pipe.encode(make_clip(seed=8))
+    n = tiny_pipe.num_frames
+    variants = [m, tiny_pipe.mask(m, video=True), tiny_pipe.occlude_frames(m, [0]), tiny_pipe.occlude_frames(m, [5]),
+                tiny_pipe.occlude_frames(m, [j for j in range(n) if j != 3])]
+    with torch.inference_mode():
+        cached = ScoringSession(tiny_pipe)._video_tokens(variants)[1]
+        plain = ScoringSession(tiny_pipe, cache=False)._video_tokens(variants)[1]
+    for a, b in zip(cached, plain, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

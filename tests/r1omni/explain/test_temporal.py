@@ -33,3 +33,17 @@ def test_two_sided_score_averages_drop_and_keep():
     assert [(r["drop"], r["keep"], r["score"]) for r in rows] == [(0.5, 2.0, 1.25), (0.0, 0.0, 0.0)]
     seg = audio_rows(-1.0, [-1.2, -3.0], [(0.0, 0.5)], base=-5.0)
     assert seg == [{"start_s": 0.0, "end_s": 0.5, "score": 1.1, "drop": 0.2, "keep": 2.0}]
+
+
+def test_keep_one_window_is_both_spans_silenced_at_once(tiny_pipe, make_clip):
+    """Keep-one audio variants zero both sides of the window before one log-mel: the same input as silencing
+    one side, then the other."""
+    import torch
+
+    m = tiny_pipe.encode(make_clip(audio_s=2.2))
+    end = m.audio_duration_s
+    for a, b in [(0.0, 0.5), (0.5, 1.0), (2.0, 2.2)]:
+        once = tiny_pipe.silence_audio_spans(m, [(0.0, a), (b, end)])
+        twice = tiny_pipe.silence_audio(tiny_pipe.silence_audio(m, 0.0, a), b, end)
+        assert torch.equal(once.input_features, twice.input_features) and (once.audio == twice.audio).all()
+        assert not torch.equal(once.input_features, m.input_features)
