@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
 from r1omni.ui.admission import Busy, ModelGate
+
+
+def run_isolated(coro):
+    """asyncio.run in a thread of its own: earlier tests in the session (Playwright, Gradio) may leave an
+    event loop running in the main thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_admits_in_order_up_to_the_bound_and_refuses_beyond():
@@ -29,7 +37,7 @@ def test_admits_in_order_up_to_the_bound_and_refuses_beyond():
         await asyncio.gather(*tasks)
         return gate, order
 
-    gate, order = asyncio.run(scenario())
+    gate, order = run_isolated(scenario())
     assert order == [(0, 0), (1, 1), (2, 2)] and gate.refused == 1
     assert (gate.running, gate.waiting) == (0, 0)
 
@@ -60,7 +68,7 @@ def test_a_cancelled_waiter_frees_its_place():
         await asyncio.gather(first, again)
         return gate
 
-    gate = asyncio.run(scenario())
+    gate = run_isolated(scenario())
     assert (gate.running, gate.waiting, gate.refused) == (0, 0, 0)
 
 
@@ -80,7 +88,7 @@ def test_one_waiting_is_said_in_the_singular_and_zero_may_wait():
         release.set()
         await first
 
-    asyncio.run(scenario())
+    run_isolated(scenario())
     gate = ModelGate(1)
     gate.waiting = 1
     assert gate.busy_message() == "Busy: 1 request is queued for the model; retry in a moment"
