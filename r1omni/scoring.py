@@ -81,6 +81,30 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def _shared_prefix_cache(chunk: Sequence[_Row], c_max: int) -> DynamicCache:
+    """KV cache of width `c_max` for a batch of rows: row j's first `r.shared` positions of its source's KV,
+    right-aligned (left padding before them is masked by the caller). One source shared in full by every row
+    is expanded as a view instead of copied."""
+    b = len(chunk)
+    ref = next(r.src for r in chunk if r.shared)
+    same = all(r.src is ref and r.shared == c_max for r in chunk)
+    layers = []
+    for li in range(len(ref.kv)):
+        k0, v0 = ref.kv[li]
+        if same:
+            k, v = k0[..., :c_max, :].expand(b, -1, -1, -1), v0[..., :c_max, :].expand(b, -1, -1, -1)
+        else:
+            k = k0.new_zeros((b, k0.shape[1], c_max, k0.shape[3]))
+            v = v0.new_zeros((b, v0.shape[1], c_max, v0.shape[3]))
+            for j, r in enumerate(chunk):
+                if r.shared:
+                    sk, sv = r.src.kv[li]
+                    k[j, :, c_max - r.shared :] = sk[0, :, : r.shared]
+                    v[j, :, c_max - r.shared :] = sv[0, :, : r.shared]
+        layers.append((k, v))
+    return DynamicCache(ddp_cache_data=layers)
+
+
 class _Table:
     """Tensors deduplicated by value (cheap fingerprint first, then exact comparison) -> small int ids."""
 
@@ -310,21 +334,7 @@ class ScoringSession:
                 at += m
             for t in range(at, width):  # padding attends to itself only (no empty softmax row)
                 mask[j, 0, t, c_max + t] = True
-        cache = None
-        if c_max > 0:
-            ref = next(r.src for r in chunk if r.shared)
-            layers = []
-            for li in range(len(ref.kv)):
-                k0, v0 = ref.kv[li]
-                k = k0.new_zeros((b, k0.shape[1], c_max, k0.shape[3]))
-                v = v0.new_zeros((b, v0.shape[1], c_max, v0.shape[3]))
-                for j, r in enumerate(chunk):
-                    if r.shared:
-                        sk, sv = r.src.kv[li]
-                        k[j, :, c_max - r.shared :] = sk[0, :, : r.shared]
-                        v[j, :, c_max - r.shared :] = sv[0, :, : r.shared]
-                layers.append((k, v))
-            cache = DynamicCache(ddp_cache_data=layers)
+        cache = _shared_prefix_cache(chunk, c_max) if c_max > 0 else None
         hidden, _ = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=mask, position_ids=pos, cache=cache,
                                             use_cache=cache is not None)
         rj = torch.tensor([j for j, _ in picks], device=dev)
@@ -523,22 +533,7 @@ class ScoringSession:
                 pos[j] = torch.arange(r.shared, r.shared + f_max, device=dev)
             cache = None
             if c_max > 0:
-                layers = []
-                ref = next(r.src for r in chunk if r.shared)
-                for li in range(len(ref.kv)):
-                    k0, v0 = ref.kv[li]
-                    if all(r.src is ref and r.shared == c_max for r in chunk):
-                        k, v = k0[..., :c_max, :].expand(b, -1, -1, -1), v0[..., :c_max, :].expand(b, -1, -1, -1)
-                    else:
-                        k = k0.new_zeros((b, k0.shape[1], c_max, k0.shape[3]))
-                        v = v0.new_zeros((b, v0.shape[1], c_max, v0.shape[3]))
-                        for j, r in enumerate(chunk):
-                            if r.shared:
-                                sk, sv = r.src.kv[li]
-                                k[j, :, c_max - r.shared :] = sk[0, :, : r.shared]
-                                v[j, :, c_max - r.shared :] = sv[0, :, : r.shared]
-                    layers.append((k, v))
-                cache = DynamicCache(ddp_cache_data=layers)
+                cache = _shared_prefix_cache(chunk, c_max)
             want = keep is not None and any(keep[r.index] for r in chunk)
             hidden, new = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=att, position_ids=pos, cache=cache,
                                                   use_cache=cache is not None or want)

@@ -76,15 +76,20 @@ class DemoSettings:
 
     @classmethod
     def from_recipe(cls, path: Path = RECIPE, **overrides: Any) -> DemoSettings:
-        import yaml
+        return settings_from_recipe(cls, path, "demo", overrides)
 
-        data = (yaml.safe_load(path.read_text()) or {}).get("demo", {}) if path.is_file() else {}
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown demo settings in {path}: {sorted(unknown)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+
+def settings_from_recipe(cls, path: Path, section: str, overrides: dict[str, Any]):
+    """A settings dataclass from a recipe YAML's `section` (missing file: the defaults), then the overrides
+    that are not None (command-line flags); unknown keys raise ValueError."""
+    import yaml
+
+    data = (yaml.safe_load(path.read_text()) or {}).get(section, {}) if path.is_file() else {}
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {section} settings in {path}: {sorted(unknown)}")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**data)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -86,14 +86,9 @@ class GroundingSettings:
 
     @classmethod
     def from_recipe(cls, path: Path = RECIPE, **overrides: Any) -> GroundingSettings:
-        import yaml
+        from training.demo import settings_from_recipe
 
-        data = (yaml.safe_load(path.read_text()) or {}).get("grounding_demo", {}) if path.is_file() else {}
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown grounding_demo settings in {path}: {sorted(unknown)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        return settings_from_recipe(cls, path, "grounding_demo", overrides)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,7 +195,7 @@ class TrainClips:
         return f"train-{i:05d}"
 
     def index(self, row: dict[str, Any]) -> int:
-        return int(str(row.get("path") or row.get("clip_key"))[len("train-"):])
+        return int(str(row["path"])[len("train-"):])
 
     def audio(self, i: int) -> np.ndarray:
         from r1omni.synthetic.voice import render_voice
