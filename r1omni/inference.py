@@ -9,7 +9,6 @@ answer. It knows nothing about attribution methods, the UI or training.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +20,7 @@ import torch
 
 from r1omni import media as media_lib
 from r1omni.errors import R1OmniError, UsageError
+from r1omni.logprobs import LOGIT_BLOCK, completion_logprobs, fork_logprobs, head_logprobs  # noqa: F401
 from r1omni.prompts import (
     AUDIO_TOKEN_INDEX,
     DEFAULT_QUESTION,
@@ -548,45 +548,12 @@ class Pipeline:
         return lo, target[len(text(lo)) :]
 
     def _score_continuations(self, cache, prev_mask, conts, cands) -> torch.Tensor:
-        """(B, K) summed log-prob of label k's tokens cands[b][k] after cache row b + conts[b] (non-empty).
-
-        conts are fed once (B rows); then, a few rows at a time, the cache is forked over the K labels and
-        only the label tokens are fed. The LM head and log-softmax run in float32 in blocks.
-        """
-        b, k = len(conts), len(cands[0])
-        head = self.model.get_output_embeddings()
-        ids, mask = _right_pad(conts, self.pad_id)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        prev = prev_mask.sum(-1, keepdim=True)
-        pos = prev + torch.arange(ids.shape[1], device=self.device)[None]
-        hidden, cache = self.hidden_states(input_ids=ids, attention_mask=torch.cat([prev_mask, mask], dim=1),
-                                           position_ids=pos, cache=cache, use_cache=True)
-        lens = torch.tensor([len(c) for c in conts], device=self.device)
-        last = hidden[torch.arange(b, device=self.device), lens - 1]  # (B, D): predicts each label's 1st token
-        first = torch.tensor([[c[0] for c in row] for row in cands], device=self.device)
-        scores = head_logprobs(last, head, first).cpu()  # (B, K)
-        width = max(len(c) for row in cands for c in row) - 1
-        if width == 0:
-            return scores
-        full_mask = torch.cat([prev_mask, mask], dim=1)
-        group = max(1, b // k)  # fork a few rows at a time: the forked cache stays about one batch big
-        for g0 in range(0, b, group):
-            rows = list(range(g0, min(b, g0 + group)))
-            sel = torch.tensor(rows, device=self.device)
-            fork = type(cache)(ddp_cache_data=[(layer.keys[sel].repeat_interleave(k, 0),
-                                                layer.values[sel].repeat_interleave(k, 0)) for layer in cache.layers])
-            seqs = [c[:-1] for i in rows for c in cands[i]]
-            fids, fmask = _right_pad(seqs, self.pad_id, width)
-            fids, fmask = fids.to(self.device), fmask.to(self.device)
-            fpos = (prev[sel] + lens[sel, None]).repeat_interleave(k, 0) + torch.arange(width, device=self.device)
-            att = torch.cat([full_mask[sel].repeat_interleave(k, 0), fmask], dim=1)
-            fh, _ = self.hidden_states(input_ids=fids, attention_mask=att, position_ids=fpos, cache=fork,
-                                       use_cache=True)
-            del fork
-            targets = [c[1:] for i in rows for c in cands[i]]
-            for r, lp in enumerate(completion_logprobs(fh, head, targets, right_aligned=False)):
-                scores[rows[r // k], r % k] += lp.sum()
-        return scores
+        """(B, K) summed log-prob of label k's tokens cands[b][k] after cache row b + conts[b] (non-empty):
+        the fork engine of `r1omni.logprobs.fork_logprobs` (conts fed once, the labels forked after them)."""
+        embed = self.model.model.embed_tokens
+        rest = [embed(torch.tensor(c, device=self.device)) for c in conts]
+        start = prev_mask.sum(-1).tolist()
+        return torch.tensor(fork_logprobs(self, cache, prev_mask, rest, start, cands))
 
     # ------------------------------------------------------------------ predict
     def predict(
@@ -707,75 +674,6 @@ def left_pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
         ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
         att[i, length - len(s) :] = 1
     return ids, att
-
-
-def _right_pad(seqs: Sequence[list[int]], pad_id: int, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask) of sequences right-padded to `width` (default: the longest), (B, W) each."""
-    width = max((len(s) for s in seqs), default=0) if width is None else width
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    att = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        if s:
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-            att[i, : len(s)] = 1
-    return ids, att
-
-
-LOGIT_BLOCK = 1 << 22  # float32 logits held at once by `head_logprobs` (16 MiB), whatever the vocabulary size
-_VOCAB_BLOCK = 32768
-
-
-def head_logprobs(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) = target logit - logsumexp(logits), from final hidden states, in float32.
-
-    hidden (N, D), targets (N,) or (N, K) token ids -> float32 log-probs shaped like targets. The LM head runs
-    in float32 (also for a bf16 model) over blocks of rows x vocabulary entries, so no (N, V) logits tensor
-    of the full vocabulary is ever held; the target logits are dot products with the targets' head rows.
-    """
-    weight = head.weight
-    bias = getattr(head, "bias", None)
-    h = hidden.reshape(-1, hidden.shape[-1]).float()
-    tgt = targets.reshape(h.shape[0], -1).to(weight.device)
-    picked = torch.einsum("nd,nkd->nk", h, weight[tgt].float())
-    if bias is not None:
-        picked = picked + bias[tgt].float()
-    vocab = weight.shape[0]
-    vblock = min(vocab, _VOCAB_BLOCK)
-    rblock = max(1, LOGIT_BLOCK // vblock)
-    lse = torch.empty(h.shape[0], device=h.device)
-    for r0 in range(0, h.shape[0], rblock):
-        hb = h[r0 : r0 + rblock]
-        acc = torch.full((hb.shape[0],), -math.inf, device=h.device)
-        for v0 in range(0, vocab, vblock):
-            logits = hb @ weight[v0 : v0 + vblock].float().T
-            if bias is not None:
-                logits = logits + bias[v0 : v0 + vblock].float()
-            acc = torch.logaddexp(acc, torch.logsumexp(logits, dim=-1))
-        lse[r0 : r0 + rblock] = acc
-    return (picked - lse[:, None]).reshape(targets.shape)
-
-
-def completion_logprobs(hidden: torch.Tensor, head: torch.nn.Module, completions: Sequence[list[int]],
-                        right_aligned: bool = True) -> list[torch.Tensor]:
-    """Per-token log-probs of completions from the LM's last hidden states, one (n_i,) tensor per row (CPU).
-
-    Right-aligned (default): hidden (B, longest + 1, D) are the last positions of left-padded prompt +
-    completion rows. Otherwise hidden (B, W, D) position t predicts completion token t (left-aligned rows).
-    """
-    longest = hidden.shape[1] - 1
-    rows, pos, targets = [], [], []
-    for row, ids in enumerate(completions):
-        n = len(ids)
-        start = longest - n if right_aligned else 0
-        rows += [row] * n
-        pos += range(start, start + n)
-        targets += list(ids)
-    if not targets:
-        return [torch.zeros(0) for _ in completions]
-    dev = hidden.device
-    h = hidden[torch.tensor(rows, device=dev), torch.tensor(pos, device=dev)]  # (sum n_i, D)
-    flat = head_logprobs(h, head, torch.tensor(targets, device=dev)).cpu()
-    return list(torch.split(flat, [len(ids) for ids in completions]))
 
 
 def _answer_prefix(text: str) -> str:

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from r1omni.inference import head_logprobs
+from r1omni.logprobs import fork_logprobs as run_forks
+from r1omni.logprobs import head_logprobs
 
 _BASELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> _Baselines
 
@@ -301,52 +302,16 @@ class ScoringSession:
         return out
 
     def _forks(self, chunk: list[_Row], cands: list, video, audio) -> list[list[float]]:
-        """One forward of packed rows: rest of the prefix (ids[shared:]), then every candidate minus its last token."""
-        dev = self.pipe.device
-        b = len(chunk)
+        """One batch of rows through the fork engine (`r1omni.logprobs.fork_logprobs`): each row continues its
+        cached prefix (right-aligned, left padding masked), feeds the rest of its prefix (ids[shared:]) once,
+        and scores all its candidates after it."""
         c_max = max(r.shared for r in chunk)
-        lens = [len(r.ids) - r.shared + sum(len(o) - 1 for o in cs) for r, cs in zip(chunk, cands, strict=True)]
-        width = max(lens)
-        emb = torch.zeros((b, width, self.mm.embed_tokens.embedding_dim), device=dev,
-                          dtype=self.mm.embed_tokens.weight.dtype)
-        mask = torch.zeros((b, 1, width, c_max + width), dtype=torch.bool, device=dev)
-        pos = torch.zeros((b, width), dtype=torch.long, device=dev)
-        picks, targets, sizes = [], [], []
-        for j, (r, cs) in enumerate(zip(chunk, cands, strict=True)):
-            n = len(r.ids) - r.shared  # rest of the prefix, fed once (at least its last token)
-            emb[j, :n] = self._embed_span(r.ids, r.shared, len(r.ids), video[r.index], audio[r.index])
-            pos[j, :n] = torch.arange(r.shared, len(r.ids), device=dev)
-            mask[j, 0, :, c_max - r.shared : c_max] = True  # every position sees the cached prefix
-            mask[j, 0, :n, c_max : c_max + n] = torch.ones((n, n), dtype=torch.bool, device=dev).tril()
-            at = n
-            for own in cs:
-                m = len(own) - 1
-                picks.append((j, n - 1))  # the prefix's last position predicts every candidate's first token
-                if m:
-                    emb[j, at : at + m] = self.mm.embed_tokens(torch.tensor(own[:-1], device=dev))
-                    pos[j, at : at + m] = torch.arange(len(r.ids), len(r.ids) + m, device=dev)
-                    mask[j, 0, at : at + m, c_max : c_max + n] = True
-                    mask[j, 0, at : at + m, c_max + at : c_max + at + m] = torch.ones(
-                        (m, m), dtype=torch.bool, device=dev).tril()
-                    picks += [(j, at + t) for t in range(m)]
-                targets += list(own)
-                sizes.append(len(own))
-                at += m
-            for t in range(at, width):  # padding attends to itself only (no empty softmax row)
-                mask[j, 0, t, c_max + t] = True
         cache = _shared_prefix_cache(chunk, c_max) if c_max > 0 else None
-        hidden, _ = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=mask, position_ids=pos, cache=cache,
-                                            use_cache=cache is not None)
-        rj = torch.tensor([j for j, _ in picks], device=dev)
-        tj = torch.tensor([t for _, t in picks], device=dev)
-        flat = head_logprobs(hidden[rj, tj], self.pipe.model.get_output_embeddings(),
-                             torch.tensor(targets, device=dev)).cpu()
-        sums = [float(x.sum()) for x in torch.split(flat, sizes)]
-        out, k = [], 0
-        for cs in cands:
-            out.append(sums[k : k + len(cs)])
-            k += len(cs)
-        return out
+        cache_mask = torch.zeros((len(chunk), c_max), dtype=torch.long, device=self.pipe.device)
+        for j, r in enumerate(chunk):
+            cache_mask[j, c_max - r.shared :] = 1
+        rest = [self._embed_span(r.ids, r.shared, len(r.ids), video[r.index], audio[r.index]) for r in chunk]
+        return run_forks(self.pipe, cache, cache_mask, rest, [r.shared for r in chunk], cands)
 
     def _media_tokens(self, media) -> tuple[list[tuple], list[torch.Tensor], list[torch.Tensor]]:
         video_keys, video = self._video_tokens(media)
