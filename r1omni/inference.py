@@ -140,8 +140,12 @@ def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
 class Pipeline:
     """A loaded checkpoint ready to answer, score and be explained."""
 
-    def __init__(self, model, tokenizer, bert_tokenizer, checkpoint: str, device: torch.device, display_name=None):
+    def __init__(self, model, tokenizer, bert_tokenizer, checkpoint: str, device: torch.device, display_name=None,
+                 system_prompt: str | None = None):
+        """`system_prompt`: the system turn of every prompt (None: the chat template's own default), e.g. the
+        one a GRPO run sampled under, so that a judge scores completions under the policy's prompt."""
         self.model = model.eval()
+        self.system_prompt = system_prompt
         self.tokenizer = tokenizer
         self.bert_tokenizer = bert_tokenizer
         self.checkpoint = checkpoint
@@ -164,7 +168,7 @@ class Pipeline:
             - {tokenizer.unk_token_id}
         )
         self.generation_observers: list = []  # f(media, GenerationState) before label_distribution uses it
-        self._prompt_cache: dict[str, list[int]] = {}
+        self._prompt_cache: dict[tuple, list[int]] = {}
         self._gate_cache: dict[str, dict[str, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------ loading
@@ -176,6 +180,7 @@ class Pipeline:
         dtype: torch.dtype | None = None,
         allow_pickle: bool = False,
         allow_network: bool = False,
+        system_prompt: str | None = None,
     ) -> Pipeline:
         """Load a checkpoint folder (default: the demo checkpoint) once."""
         from r1omni.checkpoint import load_model, load_tokenizers, resolve_checkpoint
@@ -189,7 +194,8 @@ class Pipeline:
         tokenizer.padding_side = "left"
         is_demo = is_demo or path.resolve() == DEMO_CHECKPOINT.resolve()
         name = str(checkpoint) if checkpoint else "assets/demo-checkpoint"
-        return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name)
+        return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name,
+                   system_prompt=system_prompt)
 
     # ------------------------------------------------------------------ media
     def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
@@ -292,12 +298,13 @@ class Pipeline:
     # ------------------------------------------------------------------ batching
     def prompt_ids(self, question: str | None = None) -> list[int]:
         question = question or DEFAULT_QUESTION
-        if question not in self._prompt_cache:
-            self._prompt_cache[question] = build_input_ids(
-                self.tokenizer, build_prompt(question, tokenizer=self.tokenizer), self.n_video_tokens,
-                self.n_audio_tokens,
+        key = (question, self.system_prompt)
+        if key not in self._prompt_cache:
+            self._prompt_cache[key] = build_input_ids(
+                self.tokenizer, build_prompt(question, self.system_prompt, tokenizer=self.tokenizer),
+                self.n_video_tokens, self.n_audio_tokens,
             )
-        return self._prompt_cache[question]
+        return self._prompt_cache[key]
 
     def gate_inputs(self, question: str | None = None) -> dict[str, torch.Tensor]:
         """BERT tokenisation of the instruction for the gate (the raw question, as the reference)."""

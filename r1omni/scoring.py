@@ -48,7 +48,7 @@ class _Baselines:
 
     grey: torch.Tensor  # (T, P, C)
     silence: torch.Tensor  # (Na, D)
-    prompts: dict  # question -> _Prompt
+    prompts: dict  # prompt ids (question + system turn) -> _Prompt
 
 
 @dataclass
@@ -442,13 +442,14 @@ class ScoringSession:
 
     def _sources(self) -> list[_Prompt]:
         base = self.baselines()
-        if self.question not in base.prompts:
+        prompt = tuple(self.prompt)  # the question and the system turn
+        if prompt not in base.prompts:
             t = self.pipe.num_frames
             key = tuple(("grey", j) for j in range(t))
             video = self.mm.mm_projector(base.grey[None], self.gate)[0]
             kv = self._prompt_kv(video, base.silence)
-            base.prompts[self.question] = _Prompt(key, base.silence, kv)
-        return [base.prompts[self.question], *self._clips]
+            base.prompts[prompt] = _Prompt(key, base.silence, kv)
+        return [base.prompts[prompt], *self._clips]
 
     def _embeds(self, ids: list[int], video: Sequence[torch.Tensor], audio: Sequence[torch.Tensor]) -> torch.Tensor:
         """(B, L, D) embeddings of one id sequence per row with the rows' media tokens spliced in."""
