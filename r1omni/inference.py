@@ -317,6 +317,18 @@ class Pipeline:
             }
         return self._gate_cache[question]
 
+    def gate_probs(self, question: str | None = None) -> torch.Tensor:
+        """(1, 3) gate branch weights of the instruction: computed once per process, checkpoint and question
+        (`r1omni.model_cache`)."""
+        from r1omni.model_cache import cached
+
+        def compute() -> torch.Tensor:
+            with torch.no_grad():  # plain tensors (not inference tensors): usable by any later caller
+                inputs = {k: v.to(self.device) for k, v in self.gate_inputs(question).items()}
+                return self.model.model.get_gate_probs(**inputs)
+
+        return cached(self, ("gate probs", question or DEFAULT_QUESTION), compute)
+
     def collate(self, media: Sequence[MediaInputs], seqs: Sequence[list[int]], question=None) -> dict:
         """Left-padded batch of sequences with their media and gate inputs, on the model's device."""
         ids, att = left_pad(seqs, self.pad_id)

@@ -6,9 +6,10 @@ prediction it explains:
 - tower outputs per distinct frame (SigLIP has no cross-frame attention) and audio tokens per distinct
   audio input (Whisper + pooling + projector); the clip's own come from `predict` when the session watches
   it (`with session.watch(): pipe.predict(...)`), the baselines (grey frames, silence audio tokens) are
-  computed once per checkpoint and kept with the pipeline;
+  computed once per process and checkpoint and kept against the loaded model (`r1omni.model_cache`), so a
+  wrapper of the pipeline (the app's progress reporter) or a new session reuses them;
 - prompt KV caches: the clip's full prompt (from the generation's own cache when watched) and the
-  baseline prompt (grey video + silence audio, constant per checkpoint and question). Each variant is fed
+  baseline prompt (grey video + silence audio, constant per checkpoint and prompt; kept with the baselines). Each variant is fed
   from the longest prefix it shares with one of them: the system turn is shared by all, the video tokens
   up to the first changed frame (a `frame_causal` projector's tokens of a frame depend on earlier frames
   only), and up to the first changed audio token by a token-level audio occlusion. A variant whose whole
@@ -29,7 +30,6 @@ equal. The session knows the model's hooks
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -38,8 +38,9 @@ from transformers import DynamicCache
 
 from r1omni.logprobs import fork_logprobs as run_forks
 from r1omni.logprobs import head_logprobs
+from r1omni.model_cache import cached
 
-_BASELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> _Baselines
+BASELINES_KEY = ("scoring baselines",)  # r1omni.model_cache key of a model's _Baselines
 
 
 @dataclass
@@ -164,21 +165,19 @@ class ScoringSession:
         self._steps: dict = {}  # (previous frame id, frame id) -> that time step's video tokens
         self._clips: list[_Prompt] = []  # full-prompt KV of clips seen in a watched generation
         self._watch: dict | None = None
-        with torch.inference_mode():
-            gate = pipe.gate_inputs(question)
-            self.gate = self.mm.get_gate_probs(**{k: v.to(pipe.device) for k, v in gate.items()})  # (1, 3)
+        self.gate = pipe.gate_probs(question)  # (1, 3), once per checkpoint and question
 
     # ------------------------------------------------------------------ baselines (once per checkpoint)
     def baselines(self) -> _Baselines:
         """Grey-frame tower output and silence audio tokens of this checkpoint, computed on first use."""
-        found = _BASELINES.get(self.pipe)
-        if found is None:
-            with torch.inference_mode():
+        def compute() -> _Baselines:
+            with torch.no_grad():  # plain tensors (not inference tensors): usable by any later caller
                 grey = self._encode_frames(list(self.pipe.mask_pixels()))
                 silence = self._encode_audio([self.pipe.silence_features()])[0]
-            found = _Baselines(grey, silence, {})
-            _BASELINES[self.pipe] = found
-        return found
+            return _Baselines(grey, silence, {})
+
+        # kept against the loaded model (r1omni.model_cache), whatever object wraps the pipeline
+        return cached(self.pipe, BASELINES_KEY, compute)
 
     def silence_tokens(self) -> torch.Tensor:
         """(Na, D) audio tokens of silence: what a token-level audio occlusion puts in place."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -146,8 +145,7 @@ def _gate(pipe, question: str | None) -> tuple[dict | None, str | None]:
     """The instruction gate's branch weights (they depend on the question only, not on the clip)."""
     try:
         with torch.inference_mode():
-            inputs = {k: v.to(pipe.device) for k, v in pipe.gate_inputs(question).items()}
-            probs = pipe.model.model.get_gate_probs(**inputs)[0].float().cpu()
+            probs = pipe.gate_probs(question)[0].float().cpu()  # once per checkpoint and question
     except (AttributeError, TypeError, RuntimeError) as err:
         logger.warning("gate weights unavailable: %s", err)
         return None, "gate weights unavailable for this checkpoint"
@@ -390,17 +388,14 @@ def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dic
     return out
 
 
-_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> its counterfactual bank
-
-
 def _bank(pipe):
-    """The checkpoint's counterfactual bank (`contrast.load_bank`), read once per pipeline."""
+    """The checkpoint's counterfactual bank (`contrast.load_bank`), read once per process and loaded model
+    (`r1omni.model_cache`: a wrapper of the pipeline reuses it)."""
     from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
+    from r1omni.model_cache import cached
 
-    if pipe not in _BANKS:
-        folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
-        _BANKS[pipe] = contrast_lib.load_bank(folder)[0]
-    return _BANKS[pipe]
+    folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
+    return cached(pipe, ("counterfactual bank", str(folder)), lambda: contrast_lib.load_bank(folder)[0])
 
 
 def _contrast(pipe, session, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
