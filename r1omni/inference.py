@@ -181,21 +181,31 @@ class Pipeline:
         allow_pickle: bool = False,
         allow_network: bool = False,
         system_prompt: str | None = None,
+        quantize: str | None = None,
     ) -> Pipeline:
-        """Load a checkpoint folder (default: the demo checkpoint) once."""
+        """Load a checkpoint folder (default: the demo checkpoint) once. `quantize="int8"`: the CPU path with
+        int8 dynamic-quantised linear layers (`r1omni.quantize`; float32 otherwise)."""
         from r1omni.checkpoint import load_model, load_tokenizers, resolve_checkpoint
         from r1omni.modeling import default_dtype
+        from r1omni.quantize import check_quantize, quantize_int8
 
         is_demo = checkpoint is None
         path = resolve_checkpoint(str(checkpoint or DEMO_CHECKPOINT), allow_network=allow_network)
         dev = resolve_device(device)
+        quantize = check_quantize(quantize, dev)
+        if quantize:
+            dtype = torch.float32
         model = load_model(path, device=dev, dtype=dtype or default_dtype(dev), allow_pickle=allow_pickle)
+        if quantize:
+            model = quantize_int8(model)
         tokenizer, bert_tokenizer = load_tokenizers(path, allow_network=allow_network)
         tokenizer.padding_side = "left"
         is_demo = is_demo or path.resolve() == DEMO_CHECKPOINT.resolve()
         name = str(checkpoint) if checkpoint else "assets/demo-checkpoint"
-        return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name,
-                   system_prompt=system_prompt)
+        display = DEMO_DISPLAY_NAME if is_demo else name
+        if quantize:
+            display += f" ({quantize} dynamic)"
+        return cls(model, tokenizer, bert_tokenizer, name, dev, display, system_prompt=system_prompt)
 
     # ------------------------------------------------------------------ media
     def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
