@@ -333,7 +333,7 @@ class Pipeline:
         from r1omni.model_cache import cached
 
         def compute() -> torch.Tensor:
-            with torch.no_grad():  # plain tensors (not inference tensors): usable by any later caller
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors, whatever the caller's mode
                 inputs = {k: v.to(self.device) for k, v in self.gate_inputs(question).items()}
                 return self.model.model.get_gate_probs(**inputs)
 

@@ -171,7 +171,9 @@ class ScoringSession:
     def baselines(self) -> _Baselines:
         """Grey-frame tower output and silence audio tokens of this checkpoint, computed on first use."""
         def compute() -> _Baselines:
-            with torch.no_grad():  # plain tensors (not inference tensors): usable by any later caller
+            # plain tensors, not inference tensors (a first caller may run in inference mode): usable by any
+            # later caller, also in a computation tracked by autograd
+            with torch.inference_mode(False), torch.no_grad():
                 grey = self._encode_frames(list(self.pipe.mask_pixels()))
                 silence = self._encode_audio([self.pipe.silence_features()])[0]
             return _Baselines(grey, silence, {})

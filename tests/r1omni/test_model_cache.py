@@ -123,3 +123,18 @@ def test_cached_is_per_model_and_forget_drops_it(tiny_pipeline) -> None:
     c = model_cache.cached(tiny_pipeline, key, lambda: calls.append(1) or object())
     assert c is not a and calls == [1, 1]
     model_cache.forget(tiny_pipeline, key)
+
+
+def test_cached_values_are_plain_tensors_whatever_the_first_callers_mode(fresh_pipe) -> None:
+    """A value computed for an inference-mode caller is reused by later callers, also under autograd."""
+    import torch
+
+    from r1omni.scoring import ScoringSession
+
+    with torch.inference_mode():
+        gate = fresh_pipe.gate_probs("Which emotion?")
+        base = ScoringSession(fresh_pipe).baselines()
+    assert not gate.is_inference() and not base.grey.is_inference() and not base.silence.is_inference()
+    x = torch.ones(3, requires_grad=True)
+    (x * gate[0]).sum().backward()  # an inference tensor here would raise "cannot be saved for backward"
+    assert torch.allclose(x.grad, gate[0])
