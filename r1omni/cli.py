@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["full", "fast"], default="full")
     p.add_argument("--target", choices=["answer", "reasoning", "completion"], default="completion",
                    help="which tokens the modality Shapley values and the timeline explain (docs/EXPLANATIONS.md)")
-    p.add_argument("--temporal", choices=["occlude", "both"], default="both",
-                   help="timeline score: leave-one-out drop only, or the mean of drop and keep-one (default)")
+    p.add_argument("--temporal", choices=["occlude", "both", "gradient"], default="both",
+                   help="timeline score: leave-one-out drop only, the mean of drop and keep-one (default), or "
+                        "gradient x (input - baseline) from one backward pass (cheaper; see README for how well "
+                        "it points)")
     _common(p)
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")

@@ -102,6 +102,7 @@ class _Job:
     audio_media: list = field(default_factory=list)
     slots: list[int] = field(default_factory=list)  # positions in the flat variant list
     claims: list = field(default_factory=list)  # the completion's claims (r1omni.audit.claims), split once
+    gradient: tuple = ((), ())  # temporal="gradient": (frame rows, audio rows)
 
 
 def explain(
@@ -180,6 +181,13 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
             for key in ("both", "video", "audio"):
                 keep[job.slots[job.coalition_media[key]]] = True
     logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size, keep=keep) if jobs else []
+    if jobs and params.mode == "full" and params.temporal == "gradient":
+        from r1omni.explain import gradients
+
+        for job in jobs:
+            offsets = token_offsets(pipe.tokenizer, job.ids, job.text)
+            idx = _target_tokens(job.text, offsets)[0][params.target]
+            job.gradient = gradients.timeline(pipe, session, job.media, job.ids, idx, job.windows)
     t_tf = time.perf_counter()
     contrasts = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else {}
     t_con = time.perf_counter()
@@ -240,6 +248,7 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
     if params.mode == "full":
         dur = m.audio_duration_s if m.uses_audio else 0.0
         job.windows = temporal.audio_windows(dur, params.audio_window_s, params.max_audio_windows)
+    if params.mode == "full" and params.temporal != "gradient":
         job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows,
                                                                   keep=params.temporal == "both",
                                                                   audio_level=params.audio_occlusion)
@@ -261,7 +270,9 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
     full = float(values["both"][target_idx].sum())
     n_c = len(set(job.coalition_media.values()))
     frames, segments = [], []
-    if params.mode == "full":
+    if params.mode == "full" and params.temporal == "gradient":
+        frames, segments = job.gradient
+    elif params.mode == "full":
         k = n_c + len(job.frames)
         keep = params.temporal == "both"
         no_video = float(values["audio"][target_idx].sum()) if keep else None  # video masked, audio kept
