@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--force-tokens", type=int, default=None,
                     help="generate exactly this many tokens (random weights never end on their own)")
+    ap.add_argument("--no-warmup", action="store_true", help="skip the one-clip warm-up (slow machines)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "quantize_demo.json"))
     args = ap.parse_args()
 
@@ -74,7 +75,7 @@ def main() -> None:
         for p in pipes.values():
             p.model.generation_config.min_new_tokens = args.force_tokens
         kw["max_new_tokens"] = args.force_tokens
-    for p in pipes.values():  # warm-up
+    for p in pipes.values() if not args.no_warmup else ():  # warm-up
         p.predict(paths[:1], **kw)
     times: dict[str, list[float]] = {k: [] for k in pipes}
     preds: dict[str, list] = {}
@@ -107,6 +108,7 @@ def main() -> None:
         "command": "python bench/quantize.py " + " ".join(sys.argv[1:]),
         "checkpoint": args.checkpoint or "assets/demo-checkpoint",
         "clips": len(paths), "seed": args.seed, "threads": args.threads, "rounds": args.rounds,
+        "warmup": not args.no_warmup,
         "force_tokens": args.force_tokens,
         "cpu_note": "CPU shared with other engineers and a training job: absolute seconds are noisy, the "
                     "ratio is of interleaved rounds of one run",
