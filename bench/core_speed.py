@@ -219,7 +219,8 @@ def main() -> None:
         print(json.dumps(explain_worker(**json.loads(args.explain_worker))))
         return
     if args.cli:
-        report = {"machine": {"cpus": os.cpu_count()}, "command": "python bench/core_speed.py " + " ".join(sys.argv[1:]),
+        report = {"machine": {"cpus": os.cpu_count()},
+                  "command": "python bench/core_speed.py " + " ".join(sys.argv[1:]),
                   "run": cli_cost(args.cli_clips, args.cli_seed, args.cli_rounds, args.threads, args.checkpoint)}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

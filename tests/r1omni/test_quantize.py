@@ -15,7 +15,8 @@ def test_int8_pipeline_quantises_every_linear_but_the_head_and_predicts(tiny_che
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     pipe = Pipeline.load(tiny_checkpoint, device="cpu", quantize="int8")
-    kinds = {name: type(m) for name, m in pipe.model.named_modules() if isinstance(m, (torch.nn.Linear, DynamicLinear))}
+    kinds = {name: type(m) for name, m in pipe.model.named_modules()
+             if isinstance(m, (torch.nn.Linear, DynamicLinear))}
     assert kinds.pop("lm_head") is torch.nn.Linear  # tied to the embeddings; head_logprobs reads its rows
     assert kinds and all(k is DynamicLinear for k in kinds.values())
     assert pipe.model.get_output_embeddings().weight is pipe.model.model.embed_tokens.weight
