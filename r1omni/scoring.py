@@ -11,8 +11,9 @@ prediction it explains:
 - prompt KV caches: the clip's full prompt (from the generation's own cache when watched) and the
   baseline prompt (grey video + silence audio, constant per checkpoint and prompt; kept with the
   baselines). Each variant is fed from the longest prefix it shares with one of them: the system turn is
-  shared by all, the video tokens up to the first changed frame (a `frame_causal` projector's tokens of a frame depend on earlier frames
-  only), and up to the first changed audio token by a token-level audio occlusion. A variant whose whole
+  shared by all, the video tokens up to the first changed frame (a `frame_causal` projector's tokens of a
+  frame depend on earlier frames only), and up to the first changed audio token by a token-level audio
+  occlusion. A variant whose whole
   prompt equals a cached one (the all-inputs and the empty coalition) feeds only its completion;
 - video tokens: with a `frame_causal` projector, its per-frame stages run once per distinct frame and its
   temporal rest once per distinct (previous frame, frame) pair;
