@@ -407,9 +407,10 @@ def rewrite_claim(text: str, cites: tuple[str, ...], labels: tuple[str, ...] = D
             continue
         seen = []
         for k in range(per_label):
-            pieces, cur = [], a
+            pieces, cur, repeats = [], a, {}
             for m, opts in zip(matches, options, strict=True):
-                pieces += [text[cur : m.start], _styled(opts[min(k, len(opts) - 1)], text[m.start : m.end])]
+                j = repeats[(m.slot, m.kind)] = repeats.get((m.slot, m.kind), -1) + 1  # "slow, halting": two words
+                pieces += [text[cur : m.start], _styled(opts[min(k + j, len(opts) - 1)], text[m.start : m.end])]
                 cur = m.end
             alt = "".join(pieces)
             if alt not in seen and alt.lower() != text[a:z].lower():
