@@ -452,3 +452,42 @@ def resolve_thresholds(pipe, given: FlagThresholds | None) -> tuple[FlagThreshol
     note = None if cal.certified else (f"claim-flag calibration from {cal.source} is not certified for precision "
                                        f"{cal.target_precision} (lower bound {cal.certify.get('precision_lower')})")
     return cal.flag_thresholds(), f"calibration: {cal.source} {cal.created_at}", note
+
+
+# ----------------------------------------------------------------------------------------------- stored claims
+def reflag(claim: dict, thresholds: FlagThresholds) -> list[str]:
+    """A stored claim's automatic flags under other thresholds: its "unsupported" flag recomputed from the
+    contrast values kept in its `support` (claims without one keep their stored flag), the others as stored."""
+    from r1omni.audit.claims import is_neutral_claim
+
+    stored = list(claim.get("auto_flags") or [])
+    sup = claim.get("support") or {}
+    con, rel = sup.get("contrastive") or {}, sup.get("relative") or {}
+    judged = [m for m in claim.get("cites", ()) if m in con and m in rel]
+    if not judged:
+        return stored
+    neutral = is_neutral_claim(claim.get("text", ""))
+    bad = any(not thresholds.contrast_supported(float(con[m]), float(rel[m]), neutral) for m in judged)
+    out = [f for f in stored if f != "unsupported"]
+    if bad:
+        out.append("unsupported")
+    from r1omni.explain.flags import FLAG_ORDER
+
+    return sorted(out, key=lambda f: FLAG_ORDER.index(f) if f in FLAG_ORDER else len(FLAG_ORDER))
+
+
+def audit_stats_calibrated(store, folder: str | Path) -> dict:
+    """For `audit stats --checkpoint`: the checkpoint's calibration and the flags-vs-majority figures with the
+    stored claims re-flagged under it (`reflag`); {"calibration": None} when the checkpoint is uncalibrated."""
+    from r1omni.audit.agreement import by_claim, flags_vs_majority
+
+    cal = load_calibration(folder_fingerprint(folder))
+    if cal is None:
+        return {"calibration": None, "flags_vs_majority_calibrated": None}
+    t = cal.flag_thresholds()
+    claims = [dict(c, auto_flags=reflag(c, t)) for c in store.claim_rows()]
+    adj = {(a["prediction_id"], int(a["claim_idx"])): a["verdict"] for a in store.adjudication_rows()}
+    return {"calibration": {"fingerprint": cal.fingerprint, "source": cal.source, "created_at": cal.created_at,
+                            "thresholds": cal.thresholds, "certified": cal.certified,
+                            "precision_lower": cal.certify.get("precision_lower")},
+            "flags_vs_majority_calibrated": flags_vs_majority(claims, by_claim(store.verdict_rows()), adj)}

@@ -221,3 +221,30 @@ def test_cli_calibrate_from_audit(tmp_path, capsys):
     assert err.startswith("error: too few decided verdicts") and "\n" not in err
     assert _cli("flags", "calibrate", "--from-audit", str(tmp_path / "missing.jsonl")) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_audit_stats_reflags_stored_claims_under_the_calibration(tmp_path, capsys):
+    from r1omni.audit.records import import_records
+    from r1omni.audit.store import AuditStore
+    from r1omni.inference import DEMO_CHECKPOINT
+
+    items = _items(60, 60, seed=7)
+    recs = [_record(k, items[k * 4 : k * 4 + 4]) for k in range(30)]
+    db = tmp_path / "audit.sqlite"
+    with AuditStore(db) as store:
+        import_records(store, recs)
+    assert _cli("audit", "stats", "--db", str(db), "--checkpoint", str(DEMO_CHECKPOINT), "--json") == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["calibration"] is None and st["flags_vs_majority"]["precision"] is None  # nothing flagged when stored
+    fp = cal_lib.folder_fingerprint(DEMO_CHECKPOINT)
+    cal_lib.save_calibration(cal_lib.fit(items, fp, "audit"), DEMO_CHECKPOINT)
+    assert _cli("audit", "stats", "--db", str(db), "--checkpoint", str(DEMO_CHECKPOINT), "--json") == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["calibration"]["source"] == "audit" and st["calibration"]["fingerprint"] == fp
+    got = st["flags_vs_majority_calibrated"]
+    t = cal_lib.load_calibration(fp).flag_thresholds()
+    tp = sum(cal_lib.flagged(i, t) and i.false for i in items)
+    fp_ = sum(cal_lib.flagged(i, t) and not i.false for i in items)
+    assert got["n"] == 120 and got["precision"] == pytest.approx(tp / (tp + fp_), abs=1e-6) and got["precision"] > 0.9
+    assert _cli("audit", "stats", "--db", str(db), "--checkpoint", str(DEMO_CHECKPOINT)) == 0
+    assert "calibrated (audit" in capsys.readouterr().out
