@@ -369,6 +369,18 @@ def in_label_set(fine: str, labels: tuple[str, ...]) -> str | None:
     return COARSE.get(fine) if COARSE.get(fine) in labels else None
 
 
+def _label(m: Match, text: str, labels: tuple[str, ...]) -> str | None:
+    """A match's label in the set: an emotion word's from the claim parser's lexicon (`r1omni.audit.lexicon`,
+    one word -> label mapping for the whole product) where it has one, else from the fine label."""
+    if m.slot == "emotion words":
+        from r1omni.audit.lexicon import map_emotion
+
+        found = map_emotion(text[m.start : m.end], labels)
+        if found is not None:
+            return found
+    return in_label_set(m.fine, labels)
+
+
 def _replacements(slot: str, kind: str, form: int, label: str, labels: tuple[str, ...]) -> list[str]:
     """The slot's expressions for `label` in this kind and form: its own fine label first, then the fine
     labels mapping onto it that the set lacks."""
@@ -393,10 +405,10 @@ def rewrite_claim(text: str, cites: tuple[str, ...], labels: tuple[str, ...] = D
     form for L); the span runs from the first expression's start to the last one's end, in claim offsets.
     A unit with no expression, or with none whose label is in the set, has nothing to rewrite.
     """
-    matches = [m for m in find_expressions(text, tuple(cites)) if in_label_set(m.fine, labels) is not None]
+    matches = [m for m in find_expressions(text, tuple(cites)) if _label(m, text, labels) is not None]
     if not matches:
         return Rewrite((), None)
-    own = tuple(dict.fromkeys(in_label_set(m.fine, labels) for m in matches))
+    own = tuple(dict.fromkeys(_label(m, text, labels) for m in matches))
     a, z = matches[0].start, matches[-1].end
     alts: dict[str, list[str]] = {}
     for lab in labels:
