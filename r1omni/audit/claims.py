@@ -73,7 +73,7 @@ def _words(*forms: str) -> str:
     return r"\b(?:" + "|".join(forms) + r")\b"
 
 
-_CUES: list[tuple[str, str, str, bool]] = [
+_CUES: list[tuple[str, str, str, bool | None]] = [
     # --- text: on-screen text and subtitles
     (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text",
             r"banner", r"signboard", r"headline", r"slide", r"title card"),
@@ -96,7 +96,7 @@ _CUES: list[tuple[str, str, str, bool]] = [
     (_words(r"breath", r"breathing", r"breathes"), "audio", "sigh", False),
     (_words(r"cry", r"cries", r"cried", r"crying", r"sobs?", r"sobbed", r"sobbing", r"weeps?", r"weeping",
             r"wept", r"whimpers?", r"whimpered", r"whimpering", r"wails?", r"wailed", r"wailing", r"sniffles?",
-            r"sniffling"), "audio", "crying", True),
+            r"sniffling", r"sniff(?:s|ed|ing)?", r"sniffl(?:e|es|ed|ing)"), "audio", "crying", True),
     (_words(r"laughs?", r"laughed", r"laughing", r"laughter", r"giggles?", r"giggled", r"giggling",
             r"chuckles?", r"chuckled", r"chuckling"), "audio", "laughter", True),
     (_words(r"says", r"said", r"saying", r"say", r"speaks?", r"spoke", r"spoken", r"speaking", r"speech",
@@ -115,6 +115,7 @@ _CUES: list[tuple[str, str, str, bool]] = [
     (_words(r"loud", r"louder", r"loudly", r"quiet", r"quieter", r"quietly", r"softly", r"soft-spoken",
             r"monotone", r"monotonous"), "audio", "volume", False),
     (_words(r"words?"), "audio", "speech content", False),
+    (_words(r"faster", r"slower", r"quickly", r"rapidly", r"hurriedly", r"slowly"), "audio", "pace", None),
     # --- video
     (r"\b(?:in|throughout) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)\b", "video", "scene",
      False),
@@ -139,7 +140,7 @@ _CUES: list[tuple[str, str, str, bool]] = [
             r"feet", r"foot"), "video", "posture", True),
     (_words(r"gestures?", r"gestured", r"gesturing", r"hands?", r"fingers?", r"palms?", r"fists?", r"arms?",
             r"points", r"pointed", r"pointing", r"shrugs?", r"shrugged", r"shrugging", r"claps?", r"clapped",
-            r"clapping", r"waves", r"waved", r"waving", r"hugs?", r"hugged", r"hugging", r"embrac(?:es|ed|ing)",
+            r"clapping", r"waves", r"waved", r"waving", r"hugs?", r"hugged", r"hugging", r"embrac(?:e|es|ed|ing)",
             r"kiss(?:es|ed|ing)?", r"wipes?", r"wiped", r"wiping", r"rubs?", r"rubbed", r"rubbing", r"taps?",
             r"tapped", r"tapping", r"grips?", r"gripped", r"gripping", r"grabs?", r"grabbed", r"holds?",
             r"held", r"holding", r"covers?", r"covered", r"covering", r"fiddl(?:es|ed|ing)", r"fidget(?:s|ed|ing)?",
@@ -152,7 +153,7 @@ _CUES: list[tuple[str, str, str, bool]] = [
             r"recoil(?:s|ed|ing)?", r"dances?", r"danced", r"dancing", r"kicks?", r"kicked", r"kicking",
             r"hides?", r"hiding", r"hid", r"drives?", r"drove", r"driving", r"bounces?", r"bouncing",
             r"shiver(?:s|ed|ing)?", r"wakes?", r"woke", r"movements?", r"motionless", r"freezes", r"froze",
-            r"rushes", r"rushed", r"storms?", r"stormed", r"paces"), "video", "movement", True),
+            r"storms?", r"stormed"), "video", "movement", True),
     (_words(r"scene", r"setting", r"settings", r"background", r"indoors?", r"outdoors?", r"room", r"kitchen",
             r"office", r"street", r"corridor", r"hallway", r"car", r"table", r"desk", r"sofa", r"couch", r"bed",
             r"door", r"wall", r"window", r"stage", r"camera", r"crowd", r"people", r"lighting", r"light",
@@ -166,7 +167,7 @@ _CUES: list[tuple[str, str, str, bool]] = [
             r"lowers?", r"lowered", r"turns?", r"turned", r"red", r"wet", r"moist", r"wide", r"widens?",
             r"widened", r"narrows?", r"narrowed", r"tightens?", r"tightened", r"quiver(?:s|ed|ing)?",
             r"tremble", r"trembled", r"trembles", r"trembling", r"shake", r"shakes", r"shaking", r"shook", r"droop(?:s|ed|ing)?",
-            r"sags?", r"sagged", r"jumps?", r"jumped", r"jumping", r"moves?", r"moved", r"swings?", r"swung",
+            r"sags?", r"sagged", r"rushes", r"rushed", r"jumps?", r"jumped", r"jumping", r"moves?", r"moved", r"swings?", r"swung",
             r"plays?", r"playing", r"played", r"reads?", r"reading", r"eats?", r"eating", r"drinks?", r"drinking",
             r"cooking", r"bakes?", r"baking", r"typing", r"writing", r"working", r"sleeping", r"checks?",
             r"checked", r"checking", r"arguing", r"argues", r"fighting", r"crying face"),
@@ -217,7 +218,9 @@ _INFERENCE = re.compile(
     r"seen|said|summari[sz]ed)|we can (?:infer|conclude|see|determine)|(?:can|could) be (?:inferred|concluded|"
     r"judged|determined) (?:as|to be|that)|"
     r"emotional state|(?:the )?(?:most obvious|main|dominant|primary|overall|final|predominant|prevailing|"
-    r"strongest|underlying) emotion|(?:the )?(?:best|final) label|"
+    r"strongest|underlying|most likely|likely|most probable|probable) emotion|"
+    r"(?:his|her|their|its|the (?:person|character|man|woman|speaker|subject)'s) (?:overall )?(?:emotion|mood) "
+    r"(?:is|was|should be|would be|must be|seems to be|appears to be|can be)\b|(?:the )?(?:best|final) label|"
     r"(?:all (?:of )?(?:this|these|the)|everything|these cues together|all the cues)\b[^.]{0,30}?"
     r"\b(?:points?|suggests?|indicates?|shows?) to\b|"
     r"(?:all (?:of )?(?:this|these)|everything)\b[^.]{0,20}?\b(?:points?|suggests?|indicates?)\b|"
@@ -304,7 +307,7 @@ class _Cue:
     end: int
     modality: str
     category: str
-    strong: bool
+    strong: bool | None  # None: a modifier ("faster") that only refines another cue
 
 
 def _cues(masked: str, has_quote: bool) -> list[_Cue]:
@@ -324,8 +327,14 @@ def _cues(masked: str, has_quote: bool) -> list[_Cue]:
         found.append(_Cue(q, q + 1, "audio", "speech content", True))
     if any(c.modality == "text" for c in found):
         found = [c for c in found if not (c.modality == "audio" and c.category in ("speech content", "volume"))]
+    # modifiers (strong=None: "faster", "slowly") only refine another cue of their modality in the clause
+    found = [c for c in found if c.strong is not None or any(d.modality == c.modality and d.strong is not None
+                                                             for d in found)]
     strong = {c.modality for c in found if c.strong}
     found = [c for c in found if c.strong or not (strong - {c.modality})]
+    if not strong and found:  # only weak cues: the first one's modality ("The scene is grey and quiet.")
+        first = min(found, key=lambda c: c.pos).modality
+        found = [c for c in found if c.modality == first]
     return sorted(found, key=lambda c: c.pos)
 
 
@@ -489,13 +498,18 @@ def extract_claims(completion: str, labels: tuple[str, ...] = DFEW) -> list[Clai
             e2 = e - (len(raw) - len(raw.rstrip()))
             cues = [q for c in group for q in c.cues]
             cats = tuple(dict.fromkeys(q.category for q in cues))
+            specific = [q for q in cats if q not in _GENERIC_CUES] or list(cats)
             cue_clauses = [c for c in group if c.cues]
             out.append(Claim(
                 text=sentence[s2:e2], start=a + s2, end=a + e2, cites=(cues[0].modality,), emotions=_union(group),
-                kind="cue", cue=cats[0] if cats else None, hedged=any(c.hedged for c in group),
+                kind="cue", cue=specific[0] if specific else None, hedged=any(c.hedged for c in group),
                 conceded=all(c.conceded for c in cue_clauses), negated=_cue_negated(group),
                 sentence_start=a, sentence_end=b, cues=cats))
     return out
+
+
+# cue categories that say little on their own: a unit's `cue` is its first more specific one, when it has one
+_GENERIC_CUES = frozenset({"speech content", "scene", "movement", "sound"})
 
 
 def _union(clauses) -> tuple[str, ...]:
