@@ -32,7 +32,7 @@ def test_claim_flags(sentence, phi, kw, expected):
 
 
 def test_thresholds_are_configurable_and_order_is_stable():
-    c = _claim("The voice trembles and the face looks angry.")
+    c = _claim("Her voice sounds angry and trembles.")  # one audio unit asserting anger
     flags = claim_flags(c, {"video": 0.0, "audio": 0.0}, absent=["audio"], answer_label="fear", cue_false=True,
                         thresholds=FlagThresholds(abs_eps=0.0, rel=0.0))
     assert flags == ["cites absent modality", "cue not present", "contradicts answer"]
