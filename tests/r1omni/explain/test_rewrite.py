@@ -57,7 +57,7 @@ def test_span_offsets_cover_first_to_last_expression():
 
 
 def test_capitals_and_verb_forms_follow_the_original():
-    assert rewrite_claim("Smiling, she nods.", ("video",)).alternatives["angry"][0] == "Scowling"
+    assert rewrite_claim("Smiling, she waits.", ("video",)).alternatives["angry"][0] == "Scowling"
     assert rewrite_claim("her brows furrow", ("video",)).alternatives["surprise"][0] == "shoot up"
     assert rewrite_claim("his brows are furrowing", ("video",)).alternatives["surprise"][0] == "shooting up"
 
