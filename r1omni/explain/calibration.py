@@ -175,8 +175,9 @@ class Calibration:
         fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
         return (f"{self.fingerprint}: from {self.source}, thresholds "
                 + ", ".join(f"{k}={v:.4g}" for k, v in self.thresholds.items())
-                + f"; certify half n={c['n']}: precision {fmt(c['precision'])} (lower bound {fmt(c['precision_lower'])}"
-                f" at {self.confidence:.0%}), recall {fmt(c['recall'])} (lower bound {fmt(c['recall_lower'])}); "
+                + f"; certify half n={c['n']}: precision {fmt(c['precision'])} "
+                f"(lower bound {fmt(c['precision_lower'])} at {self.confidence:.0%}), recall {fmt(c['recall'])} "
+                f"(lower bound {fmt(c['recall_lower'])}); "
                 + ("certified" if self.certified else f"NOT certified for precision {self.target_precision}"))
 
 
@@ -203,8 +204,9 @@ def fit(items: Sequence[Item], fingerprint: str, source: str, *, target_precisio
     fitted = {k: round(float(getattr(best, k)), 6) for k in ("contrast_eps", "relative_eps", "contrast_neutral_eps")}
     best = replace(base, **fitted)
     cert = confusion(cert_half, best, confidence)
-    return Calibration(fingerprint, source, fitted, target_precision, confidence, confusion(fit_half, best, confidence),
-                       cert, (cert["precision_lower"] or 0.0) >= target_precision, seed, **meta)
+    return Calibration(fingerprint, source, fitted, target_precision, confidence,
+                       confusion(fit_half, best, confidence), cert,
+                       (cert["precision_lower"] or 0.0) >= target_precision, seed, **meta)
 
 
 # ----------------------------------------------------------------------------------------------- evidence
@@ -355,8 +357,11 @@ def _write(d: dict) -> Path:
 def _stamp(folder: Path) -> list:
     from r1omni.library_store import CHECKPOINT_FILES
 
-    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(folder.iterdir())
-            if f.is_file() and (f.name == "config.json" or f.suffix in CHECKPOINT_FILES or f.name.endswith(".index.json"))]
+    def hashed(f: Path) -> bool:  # the files checkpoint_fingerprint hashes
+        return f.is_file() and (f.name == "config.json" or f.suffix in CHECKPOINT_FILES
+                                or f.name.endswith(".index.json"))
+
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(folder.iterdir()) if hashed(f)]
 
 
 def folder_fingerprint(folder: str | Path, remember: bool = False) -> str:

@@ -77,7 +77,8 @@ class FlagThresholds:
             name, _, value = str(item).partition("=")
             name = name.strip()
             if name not in cls.__dataclass_fields__:
-                raise UsageError(f"unknown flag threshold '{name}'; choose from: {', '.join(cls.__dataclass_fields__)}")
+                raise UsageError(f"unknown flag threshold '{name}'; choose from: "
+                                 f"{', '.join(cls.__dataclass_fields__)}")
             try:
                 v = float(value)
             except ValueError:

@@ -23,7 +23,8 @@ def register(sub, parser_class: type[argparse.ArgumentParser] = argparse.Argumen
     c = fsub.add_parser("calibrate", help="fit the unsupported-claim rule to rewrites or to audit verdicts")
     c.add_argument("--checkpoint", default=None, help="checkpoint folder (default: assets/demo-checkpoint)")
     src = c.add_mutually_exclusive_group(required=True)
-    src.add_argument("--clips", default=None, help="folder of clips: the model's own claims vs emotion-swapped rewrites")
+    src.add_argument("--clips", default=None,
+                     help="folder of clips: the model's own claims vs emotion-swapped rewrites")
     src.add_argument("--from-audit", default=None, help="audit export (DESIGN 3.7 JSONL) with verdicts")
     c.add_argument("--target-precision", type=float, default=0.9)
     c.add_argument("--confidence", type=float, default=0.95, help="one-sided Clopper-Pearson confidence")

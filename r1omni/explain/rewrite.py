@@ -40,8 +40,8 @@ VERB, ADJ, NOUN, ADV, COMP = "verb", "adj", "noun", "adv", "comp"
 FINE = DFEW + ("anxious", "contemptuous", "disappointed", "helpless", "calm")
 COARSE = {lab: lab for lab in DFEW} | {"anxious": "fear", "contemptuous": "disgust", "disappointed": "sad",
                                        "helpless": "sad", "calm": "neutral"}
-_FAR = 10**6
-_KIND_ORDER = {VERB: 0, ADJ: 1, COMP: 2, ADV: 3, NOUN: 4}  # same words, same slot: "crying" is a verb form  # anchor distance of a slot without anchors (the generic vocabulary): it loses every tie
+_FAR = 10**6  # anchor distance of a slot without anchors (the generic vocabulary): it loses every tie
+_KIND_ORDER = {VERB: 0, ADJ: 1, COMP: 2, ADV: 3, NOUN: 4}  # same words, same slot: "crying" is a verb form
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ SLOTS: tuple[Slot, ...] = (
             "happy": _v("curve up|curves up|curved up|curving up", "lift|lifts|lifted|lifting",
                         "turn up|turns up|turned up|turning up"),
             "sad": _v("turn down|turns down|turned down|turning down", "droop|droops|drooped|drooping"),
-            "surprise": _v("fall open|falls open|fell open|falling open", "drop open|drops open|dropped open|dropping open",
+            "surprise": _v("fall open|falls open|fell open|falling open",
+                           "drop open|drops open|dropped open|dropping open",
                            "open|opens|opened|opening"),
-            "angry": _v("tighten|tightens|tightened|tightening", "press together|presses together|pressed together|pressing together"),
+            "angry": _v("tighten|tightens|tightened|tightening",
+                        "press together|presses together|pressed together|pressing together"),
             "disgust": _v("curl|curls|curled|curling", "twist|twists|twisted|twisting", "raise|raises|raised|raising"),
             "fear": _v("stretch|stretches|stretched|stretching", "quiver|quivers|quivered|quivering",
                        "bite|bites|bit|biting"),
@@ -81,11 +83,13 @@ SLOTS: tuple[Slot, ...] = (
     Slot("face action", VIDEO, (), {
         VERB: {  # verb and noun alike: "he smiled" / "a smile"
             "happy": _v("smile|smiles|smiled|smiling", "grin|grins|grinned|grinning", "beam|beams|beamed|beaming"),
-            "angry": _v("scowl|scowls|scowled|scowling", "frown|frowns|frowned|frowning", "glare|glares|glared|glaring"),
+            "angry": _v("scowl|scowls|scowled|scowling", "frown|frowns|frowned|frowning",
+                        "glare|glares|glared|glaring"),
             "disgust": _v("sneer|sneers|sneered|sneering", "grimace|grimaces|grimaced|grimacing"),
             "sad": _v("pout|pouts|pouted|pouting", "sob|sobs|sobbed|sobbing", "cry|cries|cried|crying",
                       "weep|weeps|wept|weeping"),
-            "fear": _v("wince|winces|winced|wincing", "flinch|flinches|flinched|flinching", "cower|cowers|cowered|cowering"),
+            "fear": _v("wince|winces|winced|wincing", "flinch|flinches|flinched|flinching",
+                       "cower|cowers|cowered|cowering"),
             "surprise": _v("gasp|gasps|gasped|gasping", "gape|gapes|gaped|gaping"),
             "neutral": _v("stare blankly|stares blankly|stared blankly|staring blankly",),
         },
@@ -95,11 +99,14 @@ SLOTS: tuple[Slot, ...] = (
             "surprise": _v("shoot up|shoots up|shot up|shooting up", "raise|raises|raised|raising",
                            "arch|arches|arched|arching", "rise|rises|rose|rising"),
             "angry": _v("furrow|furrows|furrowed|furrowing", "knit|knits|knitted|knitting",
-                        "draw together|draws together|drew together|drawing together", "lower|lowers|lowered|lowering"),
+                        "draw together|draws together|drew together|drawing together",
+                        "lower|lowers|lowered|lowering"),
             "sad": _v("droop|droops|drooped|drooping", "sag|sags|sagged|sagging"),
-            "fear": _v("pinch together|pinches together|pinched together|pinching together", "draw up|draws up|drew up|drawing up"),
+            "fear": _v("pinch together|pinches together|pinched together|pinching together",
+                       "draw up|draws up|drew up|drawing up"),
             "disgust": _v("wrinkle|wrinkles|wrinkled|wrinkling", "pull down|pulls down|pulled down|pulling down"),
-            "happy": _v("soften|softens|softened|softening", "lift slightly|lifts slightly|lifted slightly|lifting slightly"),
+            "happy": _v("soften|softens|softened|softening",
+                        "lift slightly|lifts slightly|lifted slightly|lifting slightly"),
             "neutral": _v("relax|relaxes|relaxed|relaxing", "stay level|stays level|stayed level|staying level"),
         },
     }),
@@ -122,7 +129,8 @@ SLOTS: tuple[Slot, ...] = (
               "disgust": _v("narrowed in distaste",), "neutral": _v("steady", "unfocused")},
     }),
     Slot("tears", VIDEO + AUDIO, ("tear", "cry", "crying", "sob", "weep"), {
-        VERB: {"sad": _v("roll down|roll down|rolled down|rolling down", "stream down|stream down|streamed down|streaming down"),
+        VERB: {"sad": _v("roll down|roll down|rolled down|rolling down",
+                         "stream down|stream down|streamed down|streaming down"),
                "happy": _v("glisten|glisten|glistened|glistening",), "angry": _v("sting|sting|stung|stinging",),
                "fear": _v("well up|well up|welled up|welling up",),
                "surprise": _v("spring up|spring up|sprang up|springing up",),
@@ -134,7 +142,8 @@ SLOTS: tuple[Slot, ...] = (
     }),
     Slot("jaw and nose", VIDEO, ("jaw", "teeth", "nostril", "nose", "chin"), {
         VERB: {
-            "angry": _v("clench|clenches|clenched|clenching", "flare|flares|flared|flaring", "grit|grits|gritted|gritting"),
+            "angry": _v("clench|clenches|clenched|clenching", "flare|flares|flared|flaring",
+                        "grit|grits|gritted|gritting"),
             "disgust": _v("wrinkle|wrinkles|wrinkled|wrinkling", "scrunch up|scrunches up|scrunched up|scrunching up"),
             "surprise": _v("drop|drops|dropped|dropping", "fall slack|falls slack|fell slack|falling slack"),
             "sad": _v("quiver|quivers|quivered|quivering", "tremble|trembles|trembled|trembling"),
@@ -151,7 +160,8 @@ SLOTS: tuple[Slot, ...] = (
             "angry": _v("clench|clenches|clenched|clenching", "tense|tenses|tensed|tensing",
                         "jab|jabs|jabbed|jabbing", "slam|slams|slammed|slamming", "slap|slaps|slapped|slapping"),
             "fear": _v("shrink back|shrinks back|shrank back|shrinking back", "tremble|trembles|trembled|trembling",
-                       "shake|shakes|shook|shaking", "freeze|freezes|froze|freezing", "fidget|fidgets|fidgeted|fidgeting",
+                       "shake|shakes|shook|shaking", "freeze|freezes|froze|freezing",
+                       "fidget|fidgets|fidgeted|fidgeting",
                        "fiddle|fiddles|fiddled|fiddling", "wring|wrings|wrung|wringing",
                        "pace back and forth|paces back and forth|paced back and forth|pacing back and forth"),
             "surprise": _v("jerk back|jerks back|jerked back|jerking back", "jump|jumps|jumped|jumping",
@@ -160,7 +170,8 @@ SLOTS: tuple[Slot, ...] = (
                         "hug|hugs|hugged|hugging"),
             "disgust": _v("recoil|recoils|recoiled|recoiling", "turn away|turns away|turned away|turning away"),
             "neutral": _v("stay still|stays still|stayed still|staying still", "rest|rests|rested|resting",
-                          "nod|nods|nodded|nodding", "shrug|shrugs|shrugged|shrugging", "relax|relaxes|relaxed|relaxing"),
+                          "nod|nods|nodded|nodding", "shrug|shrugs|shrugged|shrugging",
+                          "relax|relaxes|relaxed|relaxing"),
         },
         ADJ: {"sad": _v("slumped", "hunched", "drooping"), "angry": _v("tense", "rigid"),
               "fear": _v("trembling", "stiff"), "surprise": _v("startled",), "happy": _v("animated", "open"),
@@ -205,7 +216,8 @@ SLOTS: tuple[Slot, ...] = (
     }),
     Slot("pitch", AUDIO, ("pitch", "intonation", "voice", "tone", "register"), {
         VERB: {
-            "surprise": _v("shoot up|shoots up|shot up|shooting up", "rise sharply|rises sharply|rose sharply|rising sharply",
+            "surprise": _v("shoot up|shoots up|shot up|shooting up",
+                           "rise sharply|rises sharply|rose sharply|rising sharply",
                            "rise|rises|rose|rising"),
             "sad": _v("drop|drops|dropped|dropping", "fall|falls|fell|falling"),
             "angry": _v("harden|hardens|hardened|hardening",),
@@ -232,7 +244,8 @@ SLOTS: tuple[Slot, ...] = (
                "disgust": _v("more dismissively",)},
         VERB: {
             "fear": _v("stammer|stammers|stammered|stammering", "stutter|stutters|stuttered|stuttering"),
-            "sad": _v("trail off|trails off|trailed off|trailing off", "slow down|slows down|slowed down|slowing down"),
+            "sad": _v("trail off|trails off|trailed off|trailing off",
+                      "slow down|slows down|slowed down|slowing down"),
             "anxious": _v("speed up|speeds up|sped up|speeding up",),
             "angry": _v("bark|barks|barked|barking",),
             "happy": _v("chatter|chatters|chattered|chattering",),
@@ -264,7 +277,8 @@ SLOTS: tuple[Slot, ...] = (
     }),
     Slot("vocal action", AUDIO, (), {
         VERB: {
-            "happy": _v("laugh|laughs|laughed|laughing", "giggle|giggles|giggled|giggling", "chuckle|chuckles|chuckled|chuckling"),
+            "happy": _v("laugh|laughs|laughed|laughing", "giggle|giggles|giggled|giggling",
+                        "chuckle|chuckles|chuckled|chuckling"),
             "sad": _v("sob|sobs|sobbed|sobbing", "sigh|sighs|sighed|sighing", "cry|cries|cried|crying",
                       "weep|weeps|wept|weeping", "sniffle|sniffles|sniffled|sniffling"),
             "angry": _v("shout|shouts|shouted|shouting", "yell|yells|yelled|yelling", "snarl|snarls|snarled|snarling",

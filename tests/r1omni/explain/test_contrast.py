@@ -41,8 +41,10 @@ def test_forked_scores_equal_plain_teacher_forcing(tiny_pipe, make_clip):
             assert s == pytest.approx(ref, abs=1e-4)
 
 
-BANK = {("audio", "happy"): ("The voice sounds bright and cheerful.",), ("audio", "sad"): ("The voice is slow and quiet.",),
-        ("audio", "neutral"): ("The voice stays calm and even.",), ("audio", "angry"): ("The voice is loud and harsh.",)}
+BANK = {("audio", "happy"): ("The voice sounds bright and cheerful.",),
+        ("audio", "sad"): ("The voice is slow and quiet.",),
+        ("audio", "neutral"): ("The voice stays calm and even.",),
+        ("audio", "angry"): ("The voice is loud and harsh.",)}
 
 
 def test_bank_alternatives_never_voice_the_claims_own_label():
@@ -146,7 +148,7 @@ def _claim(sentence):
     ("sentence", "con", "expected"),
     [
         ("The voice trembles.", {"contrast": 0.6, "relative": 0.2}, []),
-        ("The voice trembles.", {"contrast": -0.2, "relative": 0.2}, ["unsupported"]),  # the modality speaks against it
+        ("The voice trembles.", {"contrast": -0.2, "relative": 0.2}, ["unsupported"]),  # the modality is against it
         ("The voice trembles.", {"contrast": 0.9, "relative": -0.1}, ["unsupported"]),  # an alternative is likelier
         ("The voice stays calm and even.", {"contrast": -0.2, "relative": -0.3}, []),  # neutral: only if contradicted
         ("The voice stays calm and even.", {"contrast": -0.6, "relative": 0.1}, ["unsupported"]),
