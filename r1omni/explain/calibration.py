@@ -11,6 +11,12 @@ Evidence, two sources (reported separately; a stored calibration says which one 
   with that one claim rewritten for another emotion (not the claim's own, not the answer: `rewrite.py`, the
   first rewrite of a label drawn with the seed) is one positive. Swapped emotions differ from a true claim in
   one expression, so they are easier to catch than real hallucinations: this certifies the rule on rewrites.
+  Only `contrast_eps` (and `contrast_neutral_eps`) is fitted here and the relative test is turned off
+  (`relative_eps = RELATIVE_OFF`): the rule judges what the cited modality adds and nothing else. The
+  negatives are the model's own greedy words, which beat their rewrites under the real input by
+  construction, so `relative` separates the two classes without saying anything about the modality (it
+  would flag whatever the model would not say, and pass every claim the model does say, grounded or not);
+  `contrast` measures what the cited modality adds, which is what a hallucination lacks.
 - "audit" (`calibrate_from_audit`): claims of an audit export (DESIGN 3.7 JSONL) with a decided verdict: the
   adjudication where there is one, else the majority ("hallucinated" positive, "supported" negative; ties and
   "unsure" left out), with the contrast values stored in the claim's `support`.
@@ -58,6 +64,7 @@ from r1omni.explain.flags import FlagThresholds
 
 FILE = "calibrations.json"
 GRID = 48
+RELATIVE_OFF = -1000.0  # relative_eps of a rule fitted on contrast alone (per-token log-probs never reach it)
 DEFAULT_TARGET = 0.9
 DEFAULT_CONFIDENCE = 0.95
 UNCALIBRATED_NOTICE = ("uncalibrated checkpoint: the claim-flag thresholds are defaults, not fitted to this "
@@ -182,8 +189,11 @@ class Calibration:
 
 
 def fit(items: Sequence[Item], fingerprint: str, source: str, *, target_precision: float = DEFAULT_TARGET,
-        confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, what: str = "judged claims", **meta) -> Calibration:
-    """Fit the contrastive thresholds on one half of `items`, certify them on the other (module docstring)."""
+        confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, what: str = "judged claims",
+        fit_relative: bool = True, **meta) -> Calibration:
+    """Fit the contrastive thresholds on one half of `items`, certify them on the other (module docstring).
+    `fit_relative=False` turns the relative test off (`relative_eps = RELATIVE_OFF`) and fits `contrast_eps`
+    alone."""
     need = min_positives(target_precision, confidence)
     items = list(items)
     fit_half, cert_half = split(items, seed)
@@ -194,8 +204,8 @@ def fit(items: Sequence[Item], fingerprint: str, source: str, *, target_precisio
                          f"confidence needs at least {need} there")
     base = FlagThresholds()
     cue = [i for i in fit_half if not i.neutral]
-    grid = [replace(base, contrast_eps=c, relative_eps=r)
-            for c in _cuts(i.contrast for i in cue) for r in _cuts(i.relative for i in cue)]
+    rels = _cuts(i.relative for i in cue) if fit_relative else [RELATIVE_OFF]
+    grid = [replace(base, contrast_eps=c, relative_eps=r) for c in _cuts(i.contrast for i in cue) for r in rels]
     best = _best(cue, grid, target_precision) if cue else base
     neutral = [i for i in fit_half if i.neutral]
     if neutral and any(i.false for i in neutral):
@@ -286,7 +296,7 @@ def calibrate_from_rewrites(pipe, clips: Sequence, *, fingerprint: str | None = 
     items = rewrite_items(pipe, clips, label_set=label_set, seed=seed, max_new_tokens=max_new_tokens,
                           batch_size=batch_size)
     return fit(items, fp, "rewrites", target_precision=target_precision, confidence=confidence, seed=seed,
-               what="rewritten claims (use more clips)", inputs=inputs)
+               what="rewritten claims (use more clips)", fit_relative=False, inputs=inputs)
 
 
 def audit_items(records: Iterable[dict], checkpoint: str | None = None) -> list[Item]:

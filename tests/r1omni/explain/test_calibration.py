@@ -248,3 +248,18 @@ def test_audit_stats_reflags_stored_claims_under_the_calibration(tmp_path, capsy
     assert got["n"] == 120 and got["precision"] == pytest.approx(tp / (tp + fp_), abs=1e-6) and got["precision"] > 0.9
     assert _cli("audit", "stats", "--db", str(db), "--checkpoint", str(DEMO_CHECKPOINT)) == 0
     assert "calibrated (audit" in capsys.readouterr().out
+
+
+def test_rewrite_calibration_fits_contrast_alone():
+    """Own claims beat their rewrites on `relative` by construction; the rewrite fit turns that test off and
+    separates the classes by what the modality adds (`contrast`)."""
+    rng = random.Random(1)
+    items = [Item(rng.gauss(0.6, 0.2), rng.gauss(3.0, 0.5), False, False, f"c{k // 3}") for k in range(120)]
+    items += [Item(rng.gauss(-0.6, 0.2), rng.gauss(-3.0, 0.5), False, True, f"c{(120 + k) // 3}") for k in range(120)]
+    both = cal_lib.fit(items, "ck@0", "audit")
+    alone = cal_lib.fit(items, "ck@0", "rewrites", fit_relative=False)
+    assert alone.thresholds["relative_eps"] == cal_lib.RELATIVE_OFF
+    assert -0.6 < alone.thresholds["contrast_eps"] < 0.6 and alone.certified
+    t = alone.flag_thresholds()
+    assert cal_lib.flagged(Item(-0.5, 5.0, False, False), t)  # the model says it, the modality does not back it
+    assert both.thresholds["relative_eps"] != cal_lib.RELATIVE_OFF  # audit verdicts fit both
