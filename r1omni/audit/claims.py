@@ -117,8 +117,12 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"words?"), "audio", "speech content", False),
     (_words(r"faster", r"slower", r"quickly", r"rapidly", r"hurriedly", r"slowly"), "audio", "pace", None),
     # --- video
-    (r"\b(?:in|throughout) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)\b", "video", "scene",
-     False),
+    (r"\b(?:in|throughout|from) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)s?\b|"
+     r"\bthe (?:video|clip|footage|image|picture)s? (?:shows?|depicts?)\b|\bwe (?:can )?see\b|\bvisual(?:ly)?\b",
+     "video", "scene", False),
+    (_words(r"acoustic(?:ally)?", r"auditory", r"audibly"), "audio", "sound", True),
+    (_words(r"wearing", r"wears", r"dressed", r"jacket", r"shirt", r"suit", r"dress", r"glasses", r"hat",
+            r"uniform", r"hoodie", r"coat", r"clothes", r"clothing"), "video", "scene", False),
     (_words(r"brows?", r"eyebrows?", r"forehead", r"frowns?", r"frowned", r"frowning", r"scowls?",
             r"scowled", r"scowling"), "video", "brow", True),
     (_words(r"mouth", r"lips?", r"smiles?", r"smiled", r"smiling", r"smirks?", r"smirked", r"smirking",
@@ -404,8 +408,13 @@ def _split_mixed(clause_start: int, masked: str, cues: list[_Cue]) -> list[tuple
     return pieces
 
 
+# a simile ("his mouth is open as if shouting") describes the cue before it; it is no cue of its own
+_SIMILE = re.compile(r"(?<=\S)\s(?:as if|as though)\b[^,;]*", re.IGNORECASE)
+
+
 def _analyse_sentence(sentence: str, labels: tuple[str, ...]) -> list[_Clause]:
     masked = _mask_quotes(sentence)
+    cue_text = _SIMILE.sub(lambda m: " " * len(m.group(0)), masked)
     starts = [0, *_clause_cuts(masked)]
     bounds = list(zip(starts, [*starts[1:], len(sentence)], strict=True))
     # an opening "In the video," carries no cue of its own: it joins the clause after it
@@ -414,7 +423,7 @@ def _analyse_sentence(sentence: str, labels: tuple[str, ...]) -> list[_Clause]:
         bounds = [(bounds[0][0], bounds[1][1]), *bounds[2:]]
     clauses: list[_Clause] = []
     for a, b in bounds:
-        part = masked[a:b]
+        part = cue_text[a:b]
         cues = [_Cue(c.pos + a, c.end + a, c.modality, c.category, c.strong)
                 for c in _cues(part, bool(_QUOTE.search(sentence[a:b])))]
         if len({c.modality for c in cues}) > 1:

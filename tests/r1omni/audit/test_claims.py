@@ -40,6 +40,10 @@ TAGS = [
     ('A caption at the bottom reads "One year later".', ("text",)),
     ("She seems worried.", ()),
     ("She seems heartbroken in the face of the loss.", ()),
+    ("His mouth is open as if shouting.", ("video",)),  # a simile is no cue of its own
+    ("The video shows a man in a grey coat on a bench.", ("video",)),
+    ("From her words and tone, we can sense her sorrow.", ("audio",)),
+    ("The subtitles show the reporter saying that the plant will close.", ("text",)),
 ]
 
 
