@@ -80,6 +80,8 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
      "text", "subtitle", True),
     (r"\b(?:screen|monitor|display|sign|poster|board|card|note|label|placard|messages?)\b[^.;]{0,40}?"
      r"\b(?:reads|read|says|shows|displays|flashes|flash|spells)\b", "text", "subtitle", True),
+    (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed)\b[^.;]{0,20}?"
+     r"\b(?:on|across|at) (?:the )?(?:screen|sign|wall|board|top|bottom)", "text", "subtitle", True),
     # --- audio
     (r"\bin the (?:audio|soundtrack|recording)\b", "audio", "voice", True),
     (_words(r"voices?", r"voiced", r"vocal(?:ly)?"), "audio", "voice", True),
@@ -200,12 +202,14 @@ _CONNECTOR = re.compile(r",\s+|\s(?:and|or|with|while|as|but|then|in|when)\s", r
 _CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|even if|despite|in spite of|while|whilst|"
                          r"notwithstanding)\b", re.IGNORECASE)
 _NEGATOR = re.compile(r"\b(?:not|no|never|neither|nor|without|nothing|none|cannot|lacks?|lacking|absence|"
-                      r"rather than|instead of|free of|no longer)\b|n't\b", re.IGNORECASE)
+                      r"rather than|instead of|free of|no longer|hardly|barely|scarcely|far from)\b|n't\b",
+                      re.IGNORECASE)
 _HEDGE = re.compile(r"\b(?:may|might|could|possibly|possible|perhaps|probably|likely|seems?|seemed|seemingly|"
                     r"appears?|appeared|apparently|suggests?|suggested|suggesting|indicates?|indicated|indicating|"
                     r"implies|implying|hints?|hinting|as if|as though|somewhat|slightly|a bit|maybe)\b",
                     re.IGNORECASE)
-_NEG_STOP = re.compile(r"\b(?:but|however|yet|though|although|instead)\b|[;]", re.IGNORECASE)
+_NEG_STOP = re.compile(r"\b(?:but|however|yet|though|although|instead)\b|[;]|\band (?=(?:\w+ly )?(?:looks?|seems?|"
+                       r"appears?|is|was|are|were|sounds?|feels?|shows?|becomes?|turns?|gets?|got)\b)", re.IGNORECASE)
 # physical tension of a body part ("tense jaw") is no emotion word
 _PHYSICAL_TENSE = re.compile(r"(?:tense|tension)(?:\s+(?:in|of)\s+(?:his|her|their|the))?\s+"
                              r"(?:jaw|jaws|muscles?|shoulders?|body|lips?|hands?|neck|face|arms?|fingers?|posture)\b",
@@ -219,7 +223,7 @@ _CONNECTIVE = re.compile(
     r"in total|to conclude|summing up)\b", re.IGNORECASE)
 _INFERENCE = re.compile(
     r"\b(?:it (?:can|could|may) (?:be|thus be|therefore be) (?:inferred|concluded|determined|judged|deduced|"
-    r"seen|said|summari[sz]ed)|we can (?:infer|conclude|see|determine)|(?:can|could) be (?:inferred|concluded|"
+    r"summari[sz]ed)|we can (?:infer|conclude|determine)|(?:can|could) be (?:inferred|concluded|"
     r"judged|determined) (?:as|to be|that)|"
     r"emotional state|(?:the )?(?:most obvious|main|dominant|primary|overall|final|predominant|prevailing|"
     r"strongest|underlying|most likely|likely|most probable|probable) emotion|"
@@ -228,7 +232,8 @@ _INFERENCE = re.compile(
     r"(?:all (?:of )?(?:this|these|the)|everything|these cues together|all the cues)\b[^.]{0,30}?"
     r"\b(?:points?|suggests?|indicates?|shows?) to\b|"
     r"(?:all (?:of )?(?:this|these)|everything)\b[^.]{0,20}?\b(?:points?|suggests?|indicates?)\b|"
-    r"the emotion (?:is|was|conveyed|expressed|shown|here|of)\b)", re.IGNORECASE)
+    r"the emotion (?:is|was|conveyed|expressed|shown|here|of)\b(?!\s+(?:by|in|through|on)\s+(?:his|her|their|the)\s+"
+    r"(?:voice|tone|face|facial|expression|eyes|words|speech|body|gestures?|posture)))", re.IGNORECASE)
 _STATE_WORD = re.compile(r"\b(?:emotion|emotions|emotional|feel|feels|feeling|feelings|mood|state|label|"
                          r"reaction|attitude)\b", re.IGNORECASE)
 

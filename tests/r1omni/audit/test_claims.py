@@ -44,6 +44,9 @@ TAGS = [
     ("The video shows a man in a grey coat on a bench.", ("video",)),
     ("From her words and tone, we can sense her sorrow.", ("audio",)),
     ("The subtitles show the reporter saying that the plant will close.", ("text",)),
+    ('The words "Game Over" appear on the screen.', ("text",)),
+    ("It can be seen that his eyebrows are raised.", ("video",)),  # a cue, not a conclusion
+    ("The emotion expressed by his voice is anger.", ("audio",)),
 ]
 
 
@@ -153,6 +156,8 @@ def test_conclusion_naming_the_answer_among_several_is_no_contradiction():
         ("There is no sign of fear in her eyes.", (), False, True, False),
         ('She whispers, "I am so happy for you."', (), False, False, False),
         ("His tense jaw and clenched fists show fury.", ("angry",), False, False, False),
+        ("She does not speak and looks terrified.", ("fear",), False, True, False),
+        ("He is far from happy.", (), False, True, False),
     ],
 )
 def test_concessions_negations_hedges_quotes(sentence, emotions, conceded, negated, hedged):
