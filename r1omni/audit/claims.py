@@ -78,8 +78,9 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text",
             r"banner", r"signboard", r"headline", r"slide", r"title card"),
      "text", "subtitle", True),
-    (r"\b(?:screen|monitor|display|sign|poster|board|card|note|label|placard|messages?)\b[^.;]{0,40}?"
-     r"\b(?:reads|read|says|shows|displays|flashes|flash|spells)\b", "text", "subtitle", True),
+    (r"\b(?:screen|monitor|display|sign|poster|board|card|note|notice|label|placard|messages?|notification)\b"
+     r"[^.;]{0,40}?\b(?:reads|read|says|shows|displays|flashes|flash|spells|pops up|appears)\b", "text", "subtitle",
+     True),
     (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed)\b[^.;]{0,20}?"
      r"\b(?:on|across|at) (?:the )?(?:screen|sign|wall|board|top|bottom)", "text", "subtitle", True),
     # --- audio
@@ -110,13 +111,17 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"calls?", r"called", r"dialogue", r"conversation", r"utters?", r"uttered", r"remarks?",
             r"remarked", r"complains?", r"complained", r"insists?", r"insisted", r"admits?", r"admitted",
             r"promises?", r"promised", r"thanks", r"thanked", r"sings?", r"sang", r"singing", r"hums?",
+            r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
+            r"growls?", r"growled", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
+            r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
             r"humming", r"recording", r"audio"), "audio", "speech content", True),
     (_words(r"sounds?", r"sounded", r"noises?", r"music", r"footsteps", r"thunder", r"crash", r"bang",
-            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"ringing", r"rings"),
+            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings"),
      "audio", "sound", True),
     (_words(r"loud", r"louder", r"loudly", r"quiet", r"quieter", r"quietly", r"softly", r"soft-spoken",
             r"monotone", r"monotonous"), "audio", "volume", False),
     (_words(r"words?"), "audio", "speech content", False),
+    (_words(r"pauses?", r"paused", r"rhythm", r"rhythmic"), "audio", "pace", False),
     (_words(r"faster", r"slower", r"quickly", r"rapidly", r"hurriedly", r"slowly"), "audio", "pace", None),
     # --- video
     (r"\b(?:in|throughout|from) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)s?\b|"
@@ -159,6 +164,8 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"recoil(?:s|ed|ing)?", r"dances?", r"danced", r"dancing", r"kicks?", r"kicked", r"kicking",
             r"hides?", r"hiding", r"hid", r"drives?", r"drove", r"driving", r"bounces?", r"bouncing",
             r"shiver(?:s|ed|ing)?", r"wakes?", r"woke", r"movements?", r"motionless", r"freezes", r"froze",
+            r"stomp(?:s|ed|ing)?", r"collaps(?:e|es|ed|ing)", r"yawn(?:s|ed|ing)?", r"sweat(?:s|ed|ing|y)?",
+            r"hunch(?:es|ing)?", r"stretch(?:es|ed|ing)",
             r"storms?", r"stormed"), "video", "movement", True),
     (_words(r"scene", r"setting", r"settings", r"background", r"indoors?", r"outdoors?", r"room", r"kitchen",
             r"office", r"street", r"corridor", r"hallway", r"car", r"table", r"desk", r"sofa", r"couch", r"bed",
