@@ -103,7 +103,7 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"laughs?", r"laughed", r"laughing", r"laughter", r"giggles?", r"giggled", r"giggling",
             r"chuckles?", r"chuckled", r"chuckling"), "audio", "laughter", True),
     (_words(r"says", r"said", r"saying", r"say", r"speaks?", r"spoke", r"spoken", r"speaking", r"speech",
-            r"talks?", r"talked", r"talking", r"tells?", r"told", r"telling", r"asks?", r"asked", r"asking",
+            r"talks", r"talked", r"talking", r"tells?", r"told", r"telling", r"asks?", r"asked", r"asking",
             r"answers?", r"answered", r"answering", r"repl(?:y|ies|ied|ying)", r"responds?", r"responded",
             r"exclaims?", r"exclaimed", r"exclaiming", r"mutters?", r"muttered", r"muttering", r"mumbles?",
             r"mumbled", r"mumbling", r"murmurs?", r"murmured", r"stammers?", r"stammered", r"stutters?",
@@ -114,6 +114,8 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
             r"growls?", r"growled", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
             r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
+            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat", r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
+            r"squeals?", r"squealed", r"squealing", r"gags?", r"gagged", r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
             r"humming", r"recording", r"audio"), "audio", "speech content", True),
     (_words(r"sounds?", r"sounded", r"noises?", r"music", r"footsteps", r"thunder", r"crash", r"bang",
             r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings"),
@@ -204,7 +206,7 @@ _SUBJECT = (r"(?:he|she|they|it|i|we|you|his|her|their|its|the|a|an|this|that|th
 _CLAUSE_CONJ = re.compile(r"\s(?:and|but|whereas|yet|so|or)\s+(?=" + _SUBJECT + ")",
                           re.IGNORECASE)
 _PUNCT_BREAK = re.compile(r"[,;:]\s+(?![\"“])|\s[-–—]+\s")
-_CONNECTOR = re.compile(r",\s+|\s(?:and|or|with|while|as|but|then|in|when)\s", re.IGNORECASE)
+_CONNECTOR = re.compile(r",\s+|\s(?:and|or|with|without|while|as|but|then|in|when)\s", re.IGNORECASE)
 
 _CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|even if|despite|in spite of|while|whilst|"
                          r"notwithstanding)\b", re.IGNORECASE)
@@ -326,6 +328,30 @@ class _Cue:
     strong: bool | None  # None: a modifier ("faster") that only refines another cue
 
 
+# An action verb after a person subject ("He scrolls", "the audience applauds", "is cleaning") is a weak video
+# cue, unless it is a verb of mind, state, saying or narration ("he realises", "she wants", "he learns").
+_PERSON = (r"(?:he|she|they|who|i|we|man|woman|men|women|boy|girl|boys|girls|child|children|kid|kids|baby|person|"
+           r"people|audience|crowd|couple|friend|friends|mother|father|son|daughter|husband|wife|student|teacher|"
+           r"customer|driver|actor|actress|character|speaker|player|worker|officer|doctor|nurse|host|guest|[a-z]+er)")
+_ACTION = re.compile(r"\b" + _PERSON + r"\s+(?:\w+ly\s+|then\s+|also\s+|still\s+|just\s+)?(?P<verb>[a-z]{3,}s)\b|"
+                     r"\b(?:is|are|was|were|keeps?|kept|starts?|started|begins?|began|stops?|stopped)\s+(?:\w+ly\s+)?"
+                     r"(?P<verb2>[a-z]{3,}ing)\b", re.IGNORECASE)
+_NOT_ACTIONS = frozenset("""
+is was has does goes seems appears feels looks sounds says thinks knows believes wants needs hopes wishes remembers
+forgets learns finds realizes realises discovers receives gets becomes tries decides plans expects means suggests
+indicates shows reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
+worries misses cares understands agrees refuses accepts wonders notices hears sees seeing feeling thinking trying
+going getting becoming being having doing saying hoping wanting waiting waits knowing wondering planning expecting
+begins starts stops keeps helps lets makes takes gives tells asks answers explains mentions hears listens listening
+struggles struggling manages managing fails failing succeeds wins loses happens occurs includes contains turns
+""".split())
+
+
+def _emotion_stem(verb: str) -> bool:
+    stem = verb[:-3] if verb.endswith("ing") else verb[:-1]
+    return any(map_emotion(w) for w in (verb, stem, stem + "e", verb[:-2]))
+
+
 def _cues(masked: str, has_quote: bool) -> list[_Cue]:
     """Cues found in one clause (positions relative to it), weak ones dropped next to a strong cue of another
     modality; speech words in a clause that cites on-screen text are that text's content, not audio."""
@@ -338,6 +364,14 @@ def _cues(masked: str, has_quote: bool) -> list[_Cue]:
                 continue
             found.append(_Cue(m.start(), m.end(), modality, category, strong))
             taken.append((m.start(), m.end()))
+    for m in _ACTION.finditer(masked):  # a person doing something the camera shows ("the audience applauds")
+        g = "verb" if m.group("verb") else "verb2"
+        verb, at, to = m.group(g).lower(), m.start(g), m.end(g)
+        if any(a <= at < b for a, b in taken) or verb in _NOT_ACTIONS or verb.endswith("ss") or _emotion_stem(verb):
+            continue
+        pronoun = g == "verb" and re.match(r"(?:he|she|they|who)\b", m.group(0), re.IGNORECASE) is not None
+        found.append(_Cue(at, to, "video", "movement", pronoun))  # "he scrolls": as strong as a body word
+        taken.append((at, to))
     if has_quote:
         q = masked.find('"') if '"' in masked else masked.find("“")
         found.append(_Cue(q, q + 1, "audio", "speech content", True))
