@@ -247,3 +247,24 @@ def test_lower_case_demo_text_splits_into_sentences():
     text = "<think>the face looks sad. the voice is slow and quiet. so the emotion is sad.</think><answer>sad</answer>"
     assert [(c.text, c.kind) for c in extract_claims(text)] == [
         ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"), ("so the emotion is sad.", "conclusion")]
+
+
+def test_units_cover_any_text_exactly_once():
+    """Seeded garbled reasonings (unbalanced quotes, odd punctuation, no terminator, new lines): every unit
+    indexes the completion, units do not overlap, and only whitespace is left between them."""
+    import random
+
+    words = ['He', 'said,', '"Stop!"', 'and', 'her', 'voice', 'shook;', 'the', 'subtitle', 'reads', '“Go', 'home”',
+             'although', 'she', 'smiled.', 'Overall,', 'anger', '—', 'eyes', 'wide...', 'In', 'the', 'video,', '"',
+             'not', 'happy?!', '\n', 'so', 'calm', '(sad).', 'The', 'room', 'is', 'dim.', '3.5', 'x', 'e.g.']
+    rng = random.Random(16)
+    for _ in range(300):
+        body = " ".join(rng.choice(words) for _ in range(rng.randrange(0, 40)))
+        text = f"<think>{body}</think><answer>angry</answer>"
+        units = extract_claims(text)
+        a, b = think_span(text)
+        for u in units:
+            assert text[u.start : u.end] == u.text and u.text.strip() == u.text and u.text
+            assert u.sentence_start <= u.start < u.end <= u.sentence_end
+        assert all(p.end <= q.start for p, q in zip(units, units[1:]))
+        assert "".join("".join(u.text for u in units).split()) == "".join(text[a:b].split())
