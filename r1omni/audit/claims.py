@@ -78,8 +78,11 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text",
             r"banner", r"signboard", r"headline", r"slide", r"title card"),
      "text", "subtitle", True),
-    (r"\b(?:screen|monitor|display|sign|poster|board|card|note|label|placard|messages?)\b[^.;]{0,40}?"
-     r"\b(?:reads|read|says|shows|displays|flashes|flash|spells)\b", "text", "subtitle", True),
+    (r"\b(?:screen|monitor|display|sign|poster|board|card|note|notice|label|placard|messages?|notification)\b"
+     r"[^.;]{0,40}?\b(?:reads|read|says|shows|displays|flashes|flash|spells|pops up|appears)\b", "text", "subtitle",
+     True),
+    (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed)\b[^.;]{0,20}?"
+     r"\b(?:on|across|at) (?:the )?(?:screen|sign|wall|board|top|bottom)", "text", "subtitle", True),
     # --- audio
     (r"\bin the (?:audio|soundtrack|recording)\b", "audio", "voice", True),
     (_words(r"voices?", r"voiced", r"vocal(?:ly)?"), "audio", "voice", True),
@@ -100,7 +103,7 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"laughs?", r"laughed", r"laughing", r"laughter", r"giggles?", r"giggled", r"giggling",
             r"chuckles?", r"chuckled", r"chuckling"), "audio", "laughter", True),
     (_words(r"says", r"said", r"saying", r"say", r"speaks?", r"spoke", r"spoken", r"speaking", r"speech",
-            r"talks?", r"talked", r"talking", r"tells?", r"told", r"telling", r"asks?", r"asked", r"asking",
+            r"talks", r"talked", r"talking", r"tells?", r"told", r"telling", r"asks?", r"asked", r"asking",
             r"answers?", r"answered", r"answering", r"repl(?:y|ies|ied|ying)", r"responds?", r"responded",
             r"exclaims?", r"exclaimed", r"exclaiming", r"mutters?", r"muttered", r"muttering", r"mumbles?",
             r"mumbled", r"mumbling", r"murmurs?", r"murmured", r"stammers?", r"stammered", r"stutters?",
@@ -108,17 +111,27 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"calls?", r"called", r"dialogue", r"conversation", r"utters?", r"uttered", r"remarks?",
             r"remarked", r"complains?", r"complained", r"insists?", r"insisted", r"admits?", r"admitted",
             r"promises?", r"promised", r"thanks", r"thanked", r"sings?", r"sang", r"singing", r"hums?",
+            r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
+            r"growls?", r"growled", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
+            r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
+            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat", r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
+            r"squeals?", r"squealed", r"squealing", r"gags?", r"gagged", r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
             r"humming", r"recording", r"audio"), "audio", "speech content", True),
     (_words(r"sounds?", r"sounded", r"noises?", r"music", r"footsteps", r"thunder", r"crash", r"bang",
-            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"ringing", r"rings"),
+            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings"),
      "audio", "sound", True),
     (_words(r"loud", r"louder", r"loudly", r"quiet", r"quieter", r"quietly", r"softly", r"soft-spoken",
             r"monotone", r"monotonous"), "audio", "volume", False),
     (_words(r"words?"), "audio", "speech content", False),
+    (_words(r"pauses?", r"paused", r"rhythm", r"rhythmic"), "audio", "pace", False),
     (_words(r"faster", r"slower", r"quickly", r"rapidly", r"hurriedly", r"slowly"), "audio", "pace", None),
     # --- video
-    (r"\b(?:in|throughout) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)\b", "video", "scene",
-     False),
+    (r"\b(?:in|throughout|from) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)s?\b|"
+     r"\bthe (?:video|clip|footage|image|picture)s? (?:shows?|depicts?)\b|\bwe (?:can )?see\b|\bvisual(?:ly)?\b",
+     "video", "scene", False),
+    (_words(r"acoustic(?:ally)?", r"auditory", r"audibly"), "audio", "sound", True),
+    (_words(r"wearing", r"wears", r"dressed", r"jacket", r"shirt", r"suit", r"dress", r"glasses", r"hat",
+            r"uniform", r"hoodie", r"coat", r"clothes", r"clothing"), "video", "scene", False),
     (_words(r"brows?", r"eyebrows?", r"forehead", r"frowns?", r"frowned", r"frowning", r"scowls?",
             r"scowled", r"scowling"), "video", "brow", True),
     (_words(r"mouth", r"lips?", r"smiles?", r"smiled", r"smiling", r"smirks?", r"smirked", r"smirking",
@@ -153,6 +166,8 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"recoil(?:s|ed|ing)?", r"dances?", r"danced", r"dancing", r"kicks?", r"kicked", r"kicking",
             r"hides?", r"hiding", r"hid", r"drives?", r"drove", r"driving", r"bounces?", r"bouncing",
             r"shiver(?:s|ed|ing)?", r"wakes?", r"woke", r"movements?", r"motionless", r"freezes", r"froze",
+            r"stomp(?:s|ed|ing)?", r"collaps(?:e|es|ed|ing)", r"yawn(?:s|ed|ing)?", r"sweat(?:s|ed|ing|y)?",
+            r"hunch(?:es|ing)?", r"stretch(?:es|ed|ing)",
             r"storms?", r"stormed"), "video", "movement", True),
     (_words(r"scene", r"setting", r"settings", r"background", r"indoors?", r"outdoors?", r"room", r"kitchen",
             r"office", r"street", r"corridor", r"hallway", r"car", r"table", r"desk", r"sofa", r"couch", r"bed",
@@ -191,17 +206,19 @@ _SUBJECT = (r"(?:he|she|they|it|i|we|you|his|her|their|its|the|a|an|this|that|th
 _CLAUSE_CONJ = re.compile(r"\s(?:and|but|whereas|yet|so|or)\s+(?=" + _SUBJECT + ")",
                           re.IGNORECASE)
 _PUNCT_BREAK = re.compile(r"[,;:]\s+(?![\"“])|\s[-–—]+\s")
-_CONNECTOR = re.compile(r",\s+|\s(?:and|or|with|while|as|but|then|in|when)\s", re.IGNORECASE)
+_CONNECTOR = re.compile(r",\s+|\s(?:and|or|with|without|while|as|but|then|in|when)\s", re.IGNORECASE)
 
 _CONCESSIVE = re.compile(r"^\W*(?:although|though|even though|even if|despite|in spite of|while|whilst|"
                          r"notwithstanding)\b", re.IGNORECASE)
 _NEGATOR = re.compile(r"\b(?:not|no|never|neither|nor|without|nothing|none|cannot|lacks?|lacking|absence|"
-                      r"rather than|instead of|free of|no longer)\b|n't\b", re.IGNORECASE)
+                      r"rather than|instead of|free of|no longer|hardly|barely|scarcely|far from)\b|n't\b",
+                      re.IGNORECASE)
 _HEDGE = re.compile(r"\b(?:may|might|could|possibly|possible|perhaps|probably|likely|seems?|seemed|seemingly|"
                     r"appears?|appeared|apparently|suggests?|suggested|suggesting|indicates?|indicated|indicating|"
                     r"implies|implying|hints?|hinting|as if|as though|somewhat|slightly|a bit|maybe)\b",
                     re.IGNORECASE)
-_NEG_STOP = re.compile(r"\b(?:but|however|yet|though|although|instead)\b|[;]", re.IGNORECASE)
+_NEG_STOP = re.compile(r"\b(?:but|however|yet|though|although|instead)\b|[;]|\band (?=(?:\w+ly )?(?:looks?|seems?|"
+                       r"appears?|is|was|are|were|sounds?|feels?|shows?|becomes?|turns?|gets?|got)\b)", re.IGNORECASE)
 # physical tension of a body part ("tense jaw") is no emotion word
 _PHYSICAL_TENSE = re.compile(r"(?:tense|tension)(?:\s+(?:in|of)\s+(?:his|her|their|the))?\s+"
                              r"(?:jaw|jaws|muscles?|shoulders?|body|lips?|hands?|neck|face|arms?|fingers?|posture)\b",
@@ -215,7 +232,7 @@ _CONNECTIVE = re.compile(
     r"in total|to conclude|summing up)\b", re.IGNORECASE)
 _INFERENCE = re.compile(
     r"\b(?:it (?:can|could|may) (?:be|thus be|therefore be) (?:inferred|concluded|determined|judged|deduced|"
-    r"seen|said|summari[sz]ed)|we can (?:infer|conclude|see|determine)|(?:can|could) be (?:inferred|concluded|"
+    r"summari[sz]ed)|we can (?:infer|conclude|determine)|(?:can|could) be (?:inferred|concluded|"
     r"judged|determined) (?:as|to be|that)|"
     r"emotional state|(?:the )?(?:most obvious|main|dominant|primary|overall|final|predominant|prevailing|"
     r"strongest|underlying|most likely|likely|most probable|probable) emotion|"
@@ -224,7 +241,8 @@ _INFERENCE = re.compile(
     r"(?:all (?:of )?(?:this|these|the)|everything|these cues together|all the cues)\b[^.]{0,30}?"
     r"\b(?:points?|suggests?|indicates?|shows?) to\b|"
     r"(?:all (?:of )?(?:this|these)|everything)\b[^.]{0,20}?\b(?:points?|suggests?|indicates?)\b|"
-    r"the emotion (?:is|was|conveyed|expressed|shown|here|of)\b)", re.IGNORECASE)
+    r"the emotion (?:is|was|conveyed|expressed|shown|here|of)\b(?!\s+(?:by|in|through|on)\s+(?:his|her|their|the)\s+"
+    r"(?:voice|tone|face|facial|expression|eyes|words|speech|body|gestures?|posture)))", re.IGNORECASE)
 _STATE_WORD = re.compile(r"\b(?:emotion|emotions|emotional|feel|feels|feeling|feelings|mood|state|label|"
                          r"reaction|attitude)\b", re.IGNORECASE)
 
@@ -310,6 +328,30 @@ class _Cue:
     strong: bool | None  # None: a modifier ("faster") that only refines another cue
 
 
+# An action verb after a person subject ("He scrolls", "the audience applauds", "is cleaning") is a weak video
+# cue, unless it is a verb of mind, state, saying or narration ("he realises", "she wants", "he learns").
+_PERSON = (r"(?:he|she|they|who|i|we|man|woman|men|women|boy|girl|boys|girls|child|children|kid|kids|baby|person|"
+           r"people|audience|crowd|couple|friend|friends|mother|father|son|daughter|husband|wife|student|teacher|"
+           r"customer|driver|actor|actress|character|speaker|player|worker|officer|doctor|nurse|host|guest|[a-z]+er)")
+_ACTION = re.compile(r"\b" + _PERSON + r"\s+(?:\w+ly\s+|then\s+|also\s+|still\s+|just\s+)?(?P<verb>[a-z]{3,}s)\b|"
+                     r"\b(?:is|are|was|were|keeps?|kept|starts?|started|begins?|began|stops?|stopped)\s+(?:\w+ly\s+)?"
+                     r"(?P<verb2>[a-z]{3,}ing)\b", re.IGNORECASE)
+_NOT_ACTIONS = frozenset("""
+is was has does goes seems appears feels looks sounds says thinks knows believes wants needs hopes wishes remembers
+forgets learns finds realizes realises discovers receives gets becomes tries decides plans expects means suggests
+indicates shows reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
+worries misses cares understands agrees refuses accepts wonders notices hears sees seeing feeling thinking trying
+going getting becoming being having doing saying hoping wanting waiting waits knowing wondering planning expecting
+begins starts stops keeps helps lets makes takes gives tells asks answers explains mentions hears listens listening
+struggles struggling manages managing fails failing succeeds wins loses happens occurs includes contains turns
+""".split())
+
+
+def _emotion_stem(verb: str) -> bool:
+    stem = verb[:-3] if verb.endswith("ing") else verb[:-1]
+    return any(map_emotion(w) for w in (verb, stem, stem + "e", verb[:-2]))
+
+
 def _cues(masked: str, has_quote: bool) -> list[_Cue]:
     """Cues found in one clause (positions relative to it), weak ones dropped next to a strong cue of another
     modality; speech words in a clause that cites on-screen text are that text's content, not audio."""
@@ -322,6 +364,14 @@ def _cues(masked: str, has_quote: bool) -> list[_Cue]:
                 continue
             found.append(_Cue(m.start(), m.end(), modality, category, strong))
             taken.append((m.start(), m.end()))
+    for m in _ACTION.finditer(masked):  # a person doing something the camera shows ("the audience applauds")
+        g = "verb" if m.group("verb") else "verb2"
+        verb, at, to = m.group(g).lower(), m.start(g), m.end(g)
+        if any(a <= at < b for a, b in taken) or verb in _NOT_ACTIONS or verb.endswith("ss") or _emotion_stem(verb):
+            continue
+        pronoun = g == "verb" and re.match(r"(?:he|she|they|who)\b", m.group(0), re.IGNORECASE) is not None
+        found.append(_Cue(at, to, "video", "movement", pronoun))  # "he scrolls": as strong as a body word
+        taken.append((at, to))
     if has_quote:
         q = masked.find('"') if '"' in masked else masked.find("“")
         found.append(_Cue(q, q + 1, "audio", "speech content", True))
@@ -404,8 +454,13 @@ def _split_mixed(clause_start: int, masked: str, cues: list[_Cue]) -> list[tuple
     return pieces
 
 
+# a simile ("his mouth is open as if shouting") describes the cue before it; it is no cue of its own
+_SIMILE = re.compile(r"(?<=\S)\s(?:as if|as though)\b[^,;]*", re.IGNORECASE)
+
+
 def _analyse_sentence(sentence: str, labels: tuple[str, ...]) -> list[_Clause]:
     masked = _mask_quotes(sentence)
+    cue_text = _SIMILE.sub(lambda m: " " * len(m.group(0)), masked)
     starts = [0, *_clause_cuts(masked)]
     bounds = list(zip(starts, [*starts[1:], len(sentence)], strict=True))
     # an opening "In the video," carries no cue of its own: it joins the clause after it
@@ -414,7 +469,7 @@ def _analyse_sentence(sentence: str, labels: tuple[str, ...]) -> list[_Clause]:
         bounds = [(bounds[0][0], bounds[1][1]), *bounds[2:]]
     clauses: list[_Clause] = []
     for a, b in bounds:
-        part = masked[a:b]
+        part = cue_text[a:b]
         cues = [_Cue(c.pos + a, c.end + a, c.modality, c.category, c.strong)
                 for c in _cues(part, bool(_QUOTE.search(sentence[a:b])))]
         if len({c.modality for c in cues}) > 1:

@@ -27,7 +27,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
         "satisfied", "satisfaction", "euphoric", "euphoria",
     ),
     "surprise": (
-        "surprise", "surprised", "astonished", "astonishment", "astonishing", "amazed", "amazement", "shocked",
+        "surprise", "surprised", "astonished", "astonishment", "amazed", "amazement", "shocked",
         "shock", "startled", "stunned", "astounded", "dumbfounded", "flabbergasted", "incredulous",
     ),
     "neutral": (

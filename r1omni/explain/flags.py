@@ -1,13 +1,16 @@
 """Automatic flags on reasoning claims, from their modality Shapley values (DESIGN 4, "Claims").
 
-A claim (one `<think>` sentence, `r1omni.audit.claims`) cites modalities; its *support* for a modality is
-the exact Shapley value of the sentence's teacher-forced log-prob for that modality (nats). Flags, most
+A claim (one evidence unit of `<think>`, `r1omni.audit.claims`: one cue of one modality, or a conclusion /
+context unit that cites nothing) cites a modality; its *support* for it is the exact Shapley value of the
+unit's teacher-forced log-prob for that modality (nats). Conclusion and context units get no "unsupported"
+test (they cite no cue); they can still contradict the answer. Flags, most
 severe first (a claim shows the first in `flag` and all of them in `flags`):
 
 - "cites absent modality": the clip has no such track;
 - "cites masked modality": the input was masked (grey / silence) when the completion was scored;
 - "cue not present": synthetic clips only, the ground truth says the cue was not drawn / voiced;
-- "contradicts answer": the sentence names an emotion verdict other than the `<answer>` label;
+- "contradicts answer": the unit asserts emotions and none of them is the `<answer>` label ("neutral" said of
+  one cue is no verdict; a conclusion naming the answer among several emotions does not contradict);
 - "unsupported": the cited modality does not back the claim. One rule, contrastive evidence first:
   * with contrastive support (`contrast.py`: whenever the modality is a player and the claim has
     counterfactuals; values in nats per token over the rewritten span): an emotional cue claim ("the voice
@@ -129,9 +132,11 @@ def claim_flags(
         flags.append("cue not present")
     if contradicts(claim, answer_label):
         flags.append("contradicts answer")
+    if getattr(claim, "kind", "cue") != "cue":
+        return flags  # a conclusion or context unit cites no cue: nothing to support
     total = sum(abs(v) for v in phi.values())
     judged = [m for m in claim.cites if m in phi and m not in absent and m not in masked]
-    neutral = is_neutral_claim(claim.text)
+    neutral = is_neutral_claim(claim)
     lows, con = min_token_phi or {}, contrast or {}
 
     def ok(m: str) -> bool:
@@ -153,6 +158,11 @@ def claim_row(claim: Claim, phi: dict[str, float], share: dict[str, float], flag
         "end": claim.end,
         "cites": list(claim.cites),
         "emotions": list(claim.emotions),
+        "kind": claim.kind,
+        "cue": claim.cue,
+        "hedged": claim.hedged,
+        "conceded": claim.conceded,
+        "negated": claim.negated,
         "support": {
             "shapley": {m: round(float(v), 5) for m, v in phi.items()},
             "share": {m: round(float(v), 4) for m, v in share.items()},

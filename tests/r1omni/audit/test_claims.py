@@ -40,6 +40,13 @@ TAGS = [
     ('A caption at the bottom reads "One year later".', ("text",)),
     ("She seems worried.", ()),
     ("She seems heartbroken in the face of the loss.", ()),
+    ("His mouth is open as if shouting.", ("video",)),  # a simile is no cue of its own
+    ("The video shows a man in a grey coat on a bench.", ("video",)),
+    ("From her words and tone, we can sense her sorrow.", ("audio",)),
+    ("The subtitles show the reporter saying that the plant will close.", ("text",)),
+    ('The words "Game Over" appear on the screen.', ("text",)),
+    ("It can be seen that his eyebrows are raised.", ("video",)),  # a cue, not a conclusion
+    ("The emotion expressed by his voice is anger.", ("audio",)),
 ]
 
 
@@ -149,6 +156,8 @@ def test_conclusion_naming_the_answer_among_several_is_no_contradiction():
         ("There is no sign of fear in her eyes.", (), False, True, False),
         ('She whispers, "I am so happy for you."', (), False, False, False),
         ("His tense jaw and clenched fists show fury.", ("angry",), False, False, False),
+        ("She does not speak and looks terrified.", ("fear",), False, True, False),
+        ("He is far from happy.", (), False, True, False),
     ],
 )
 def test_concessions_negations_hedges_quotes(sentence, emotions, conceded, negated, hedged):
@@ -238,3 +247,24 @@ def test_lower_case_demo_text_splits_into_sentences():
     text = "<think>the face looks sad. the voice is slow and quiet. so the emotion is sad.</think><answer>sad</answer>"
     assert [(c.text, c.kind) for c in extract_claims(text)] == [
         ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"), ("so the emotion is sad.", "conclusion")]
+
+
+def test_units_cover_any_text_exactly_once():
+    """Seeded garbled reasonings (unbalanced quotes, odd punctuation, no terminator, new lines): every unit
+    indexes the completion, units do not overlap, and only whitespace is left between them."""
+    import random
+
+    words = ['He', 'said,', '"Stop!"', 'and', 'her', 'voice', 'shook;', 'the', 'subtitle', 'reads', '“Go', 'home”',
+             'although', 'she', 'smiled.', 'Overall,', 'anger', '—', 'eyes', 'wide...', 'In', 'the', 'video,', '"',
+             'not', 'happy?!', '\n', 'so', 'calm', '(sad).', 'The', 'room', 'is', 'dim.', '3.5', 'x', 'e.g.']
+    rng = random.Random(16)
+    for _ in range(300):
+        body = " ".join(rng.choice(words) for _ in range(rng.randrange(0, 40)))
+        text = f"<think>{body}</think><answer>angry</answer>"
+        units = extract_claims(text)
+        a, b = think_span(text)
+        for u in units:
+            assert text[u.start : u.end] == u.text and u.text.strip() == u.text and u.text
+            assert u.sentence_start <= u.start < u.end <= u.sentence_end
+        assert all(p.end <= q.start for p, q in zip(units, units[1:]))
+        assert "".join("".join(u.text for u in units).split()) == "".join(text[a:b].split())
