@@ -384,11 +384,17 @@ def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict, sourc
 
 
 def _claim_keys(claim, bank) -> set:
-    """What a claim asserts, comparable across samples: (modality, label) per cited modality, else its text."""
+    """What a claim asserts, comparable across samples: per cited modality, the labels of its emotion-bearing
+    expressions (`rewrite.py`; the bank's label for a bank sentence), else its text."""
+    from r1omni.explain.rewrite import FINE, rewrite_claim
+
     keys = set()
     for m in claim.cites:
-        lab = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
-        keys.add((m, lab) if lab is not None else (m, contrast_lib.normalise(claim.text)))
+        own = tuple(sorted(rewrite_claim(claim.text, (m,), FINE).own))
+        if bank is not None or not own:
+            lab = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
+            own = (lab,) if lab is not None else ()
+        keys.add((m, own) if own else (m, contrast_lib.normalise(claim.text)))
     return keys
 
 
