@@ -47,6 +47,11 @@ TAGS = [
     ('The words "Game Over" appear on the screen.', ("text",)),
     ("It can be seen that his eyebrows are raised.", ("video",)),  # a cue, not a conclusion
     ("The emotion expressed by his voice is anger.", ("audio",)),
+    ("He scrolls through old messages without saying a word.", ("video", "audio")),  # an action verb
+    ("She said that it had slipped out of her hand.", ("audio",)),  # reported words are no visual cue
+    ("Somewhere behind her, a branch snapped.", ("audio",)),
+    ('The words "CHAMPIONS" flashed on the giant screen.', ("text",)),
+    ("He realises that he has lost his keys.", ()),  # narration: no channel
 ]
 
 
@@ -158,6 +163,8 @@ def test_conclusion_naming_the_answer_among_several_is_no_contradiction():
         ("His tense jaw and clenched fists show fury.", ("angry",), False, False, False),
         ("She does not speak and looks terrified.", ("fear",), False, True, False),
         ("He is far from happy.", (), False, True, False),
+        ("He was trying to calm the baby.", (), False, False, False),  # "calm" as a verb on someone
+        ("Her voice is calm the whole time.", ("neutral",), False, False, False),
     ],
 )
 def test_concessions_negations_hedges_quotes(sentence, emotions, conceded, negated, hedged):
