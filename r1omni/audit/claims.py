@@ -75,7 +75,7 @@ def _words(*forms: str) -> str:
 
 _CUES: list[tuple[str, str, str, bool | None]] = [
     # --- text: on-screen text and subtitles
-    (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text",
+    (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text(?! messages?)",
             r"banner", r"signboard", r"headline", r"slide", r"title card"),
      "text", "subtitle", True),
     (r"\b(?:screen|monitor|display|sign|poster|board|card|note|notice|label|placard|messages?|notification)\b"
@@ -100,7 +100,10 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"breath", r"breathing", r"breathes"), "audio", "sigh", False),
     (_words(r"cry", r"cries", r"cried", r"crying", r"sobs?", r"sobbed", r"sobbing", r"weeps?", r"weeping",
             r"wept", r"whimpers?", r"whimpered", r"whimpering", r"wails?", r"wailed", r"wailing", r"sniffles?",
-            r"sniffling", r"sniff(?:s|ed|ing)?", r"sniffl(?:e|es|ed|ing)"), "audio", "crying", True),
+            r"sniffling", r"sniffl(?:e|es|ed|ing)"), "audio", "crying", True),
+    (_words(r"sniff(?:s|ed|ing)?"), "audio", "crying", False),
+    (r"\blet(?:s|ting)? out (?:a|an) (?:[\w-]+ )?(?:breath|sigh|cry|scream|laugh|groan|moan|gasp|sob|yelp|shriek|"
+     r"whimper|sound|noise|howl|wail|grunt|squeal)\b", "audio", "sigh", True),
     (_words(r"laughs?", r"laughed", r"laughing", r"laughter", r"giggles?", r"giggled", r"giggling",
             r"chuckles?", r"chuckled", r"chuckling"), "audio", "laughter", True),
     (_words(r"says", r"said", r"saying", r"say", r"speaks?", r"spoke", r"spoken", r"speaking", r"speech",
@@ -113,7 +116,7 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"remarked", r"complains?", r"complained", r"insists?", r"insisted", r"admits?", r"admitted",
             r"promises?", r"promised", r"thanks", r"thanked", r"sings?", r"sang", r"singing", r"hums?",
             r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
-            r"growls?", r"growled", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
+            r"growls?", r"growled", r"growling", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
             r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
             r"clear(?:s|ed|ing)? (?:his|her|their|the) throat", r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
             r"squeals?", r"squealed", r"squealing", r"gags?", r"gagged", r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
@@ -347,7 +350,7 @@ _ACTION = re.compile(r"\b" + _PERSON + r"\s+(?:\w+ly\s+|then\s+|also\s+|still\s+
 _NOT_ACTIONS = frozenset("""
 is was has does goes seems appears feels looks sounds says thinks knows believes wants needs hopes wishes remembers
 forgets learns finds realizes realises discovers receives gets becomes tries decides plans expects means suggests
-indicates shows reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
+indicates reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
 worries misses cares understands agrees refuses accepts wonders notices hears sees seeing feeling thinking trying
 going getting becoming being having doing saying hoping wanting waiting waits knowing wondering planning expecting
 begins starts stops keeps helps lets makes takes gives tells asks answers explains mentions hears listens listening
@@ -355,7 +358,7 @@ struggles struggling manages managing fails failing succeeds wins loses happens 
 seemed appeared sounded wanted needed hoped wished remembered learned learnt realized realised discovered received
 decided tried planned expected noticed wondered started stopped happened managed failed succeeded continued remained
 stayed believed liked loved hated feared worried missed cared agreed refused accepted asked answered explained
-mentioned listened waited showed expressed reflected suggested indicated revealed conveyed implied helped used
+mentioned listened waited expressed reflected suggested indicated revealed conveyed implied helped used
 called added insisted admitted complained replied repeated tended intended pretended considered wanted turned
 pauses paused hesitates hesitated stammers stammered stutters stuttered
 """.split())

@@ -52,6 +52,9 @@ TAGS = [
     ("Somewhere behind her, a branch snapped.", ("audio",)),
     ('The words "CHAMPIONS" flashed on the giant screen.', ("text",)),
     ("He realises that he has lost his keys.", ()),  # narration: no channel
+    ("She folded the letter and let out a shaky breath.", ("video", "audio")),
+    ("A man in the video sniffed a carton of milk.", ("video",)),
+    ("She glances at a text message and smiles.", ("video",)),  # a phone's text message is no on-screen text
 ]
 
 
