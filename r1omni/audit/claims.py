@@ -83,7 +83,8 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
      True),
     (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed|flash(?:es|ed)?|pops? up|"
      r"popped up|scroll(?:s|ed))\b[^.;]{0,20}?"
-     r"\b(?:on|across|at) (?:the |a )?(?:[\w-]+ ){0,2}(?:screen|sign|wall|board|top|bottom)", "text", "subtitle", True),
+     r"\b(?:on|across|at) (?:the |a )?(?:[\w-]+ ){0,2}(?:screen|sign|wall|board|top|bottom)",
+     "text", "subtitle", True),
     # --- audio
     (r"\bin the (?:audio|soundtrack|recording)\b", "audio", "voice", True),
     (_words(r"voices?", r"voiced", r"vocal(?:ly)?"), "audio", "voice", True),
@@ -118,14 +119,17 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
             r"growls?", r"growled", r"growling", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
             r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
-            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat", r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
+            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat",
+            r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
             r"squeals?", r"squealed", r"squealing", r"reports", r"reported", r"announces?", r"announced",
-            r"declares?", r"declared", r"states", r"stated", r"describes", r"described", r"gags?", r"gagged", r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
+            r"declares?", r"declared", r"states", r"stated", r"describes", r"described", r"gags?", r"gagged",
+            r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
             r"humming", r"recording", r"audio"), "audio", "speech content", True),
     (_words(r"sounds?", r"sounded", r"noises?", r"music", r"footsteps", r"thunder", r"crash", r"bang",
             r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings",
             r"creak(?:s|ed|ing|y)?", r"thud(?:s|ded|ding)?", r"knock(?:s|ed|ing)?", r"beep(?:s|ed|ing)?",
-            r"buzz(?:es|ed|ing)?", r"honk(?:s|ed|ing)?", r"whistles", r"whistled", r"whistling", r"rattl(?:e|es|ed|ing)",
+            r"buzz(?:es|ed|ing)?", r"honk(?:s|ed|ing)?", r"whistles", r"whistled", r"whistling",
+            r"rattl(?:e|es|ed|ing)",
             r"click(?:s|ed|ing)?", r"crackl(?:e|es|ed|ing)", r"explosions?", r"gunshots?", r"sirens?", r"doorbell",
             r"ringtone", r"echo(?:es|ed|ing)?"),
      "audio", "sound", True),
@@ -192,8 +196,9 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"lifted", r"falls?", r"fell", r"sinks?", r"sank", r"opens?", r"opened", r"closes", r"closed",
             r"lowers?", r"lowered", r"turns?", r"turned", r"red", r"wet", r"moist", r"wide", r"widens?",
             r"widened", r"narrows?", r"narrowed", r"tightens?", r"tightened", r"quiver(?:s|ed|ing)?",
-            r"tremble", r"trembled", r"trembles", r"trembling", r"shake", r"shakes", r"shaking", r"shook", r"droop(?:s|ed|ing)?",
-            r"sags?", r"sagged", r"rushes", r"rushed", r"jumps?", r"jumped", r"jumping", r"moves?", r"moved", r"swings?", r"swung",
+            r"tremble", r"trembled", r"trembles", r"trembling", r"shake", r"shakes", r"shaking", r"shook",
+            r"droop(?:s|ed|ing)?", r"sags?", r"sagged", r"rushes", r"rushed", r"jumps?", r"jumped", r"jumping",
+            r"moves?", r"moved", r"swings?", r"swung",
             r"plays?", r"playing", r"played", r"reads?", r"reading", r"eats?", r"eating", r"drinks?", r"drinking",
             r"cooking", r"bakes?", r"baking", r"typing", r"writing", r"working", r"sleeping", r"checks?",
             r"checked", r"checking", r"arguing", r"argues", r"fighting", r"crying face"),
@@ -440,9 +445,11 @@ def _emotions(text: str, masked: str, labels: tuple[str, ...], conceded: bool) -
 
 
 # an emotion word used as a verb on someone ("trying to calm the baby", "it surprised him") asserts nothing
-_VERB_USE = re.compile(r"(?:calm|calms|calmed|calming|worry|worries|worried|frighten\w*|scare[sd]?|scaring|surprise[sd]?|"
+_VERB_USE = re.compile(r"(?:calm|calms|calmed|calming|worry|worries|worried|frighten\w*|scare[sd]?|scaring|"
+                       r"surprise[sd]?|"
                        r"surprising|upset|upsets|disgust|disgusts|disgusted|delight|delights|delighted|please[sd]?|"
-                       r"excite[sd]?|amuse[sd]?|annoy|annoys|annoyed|irritate[sd]?|frustrate[sd]?|shock|shocks|shocked|"
+                       r"excite[sd]?|amuse[sd]?|annoy|annoys|annoyed|irritate[sd]?|frustrate[sd]?|"
+                       r"shock|shocks|shocked|"
                        r"sadden\w*|disappoint|disappoints|disappointed|anger|angers|angered|terrif(?:y|ies|ied))\s+"
                        r"(?:him|her|them|me|us|you|the|a|an|his|their|its|my|everyone|everybody|someone|people)\b",
                        re.IGNORECASE)
@@ -501,7 +508,8 @@ _SIMILE = re.compile(r"(?<=\S)\s(?:as if|as though)\b[^,;]*", re.IGNORECASE)
 _REPORTED = re.compile(r"\b(?:says|said|saying|tells?|told|telling|explains?|explained|mentions?|mentioned|answers?|"
                        r"answered|repl(?:y|ies|ied)|whispers?|whispered|adds|added|insists?|insisted|admits?|"
                        r"admitted|complains?|complained|claims?|claimed|shouts?|shouted|mutters?|muttered|"
-                       r"mumbles?|mumbled)\b(?:[\s,]+(?:to\s+)?[\w-]+){0,6}?\s+that\b(?P<content>[^;,]*)", re.IGNORECASE)
+                       r"mumbles?|mumbled)\b(?:[\s,]+(?:to\s+)?[\w-]+){0,6}?\s+that\b(?P<content>[^;,]*)",
+                       re.IGNORECASE)
 
 
 def _blank_reported(text: str) -> str:

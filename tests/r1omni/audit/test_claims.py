@@ -102,7 +102,8 @@ def test_split_offsets_index_the_completion():
 
 
 def test_sentence_rule_of_the_guideline():
-    body = 'He shouted, "Get out!" and slammed the door. She asked, "Why?" He left! 3 people stayed. the end. e.g. this'
+    body = ('He shouted, "Get out!" and slammed the door. She asked, "Why?" He left! 3 people stayed. '
+            "the end. e.g. this")
     assert [body[a:b] for a, b in split_sentences(body)] == [
         'He shouted, "Get out!" and slammed the door.', 'She asked, "Why?"', "He left!", "3 people stayed.",
         "the end.", "e.g. this"]
@@ -256,7 +257,8 @@ def test_synthetic_bank_sentences_tag_their_modality():
 def test_lower_case_demo_text_splits_into_sentences():
     text = "<think>the face looks sad. the voice is slow and quiet. so the emotion is sad.</think><answer>sad</answer>"
     assert [(c.text, c.kind) for c in extract_claims(text)] == [
-        ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"), ("so the emotion is sad.", "conclusion")]
+        ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"),
+        ("so the emotion is sad.", "conclusion")]
 
 
 def test_units_cover_any_text_exactly_once():

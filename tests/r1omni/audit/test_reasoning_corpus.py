@@ -3,9 +3,9 @@
 Per sentence, the parser's four fields (cites, emotions, conclusion, contradiction) are compared with the
 annotation; a sentence agrees when all four are equal. `dev.jsonl` was used while building the parser
 (in-sample); `posthoc.jsonl` (four sets by the same author, written after the parser, each scored once
-before the parser was changed for it; in-sample now); `heldout.jsonl`, when present, was written by someone who never saw the parser and is scored
-as is. Both must reach 95 % agreement. Every unit's offsets index the completion, and the units of a
-reasoning cover its `<think>` body (nothing dropped).
+before the parser was changed for it; in-sample now); `heldout.jsonl`, when present, was written by someone
+who never saw the parser and is scored as is. Each must reach 95 % agreement. Every unit's offsets index the
+completion, and the units of a reasoning cover its `<think>` body (nothing dropped).
 """
 
 from __future__ import annotations
