@@ -214,8 +214,9 @@ def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, tuple[int,
     span = think_span(text)
     if span is None:
         return None
-    claims = extract_claims(text)
-    cuts = [span[0]] + [c.end for c in claims[:-1]] if claims else [span[0]]
+    claims = extract_claims(text)  # evidence units; plant only between whole sentences
+    ends = sorted({c.sentence_end for c in claims})
+    cuts = [span[0]] + ends[:-1] if ends else [span[0]]
     k = rng.randrange(len(cuts))
     at = cuts[k]
     lead = "" if at == span[0] else " "
