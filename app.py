@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
                    help="requests that may wait for the model; more are refused with 'busy, retry'")
     p.add_argument("--explain-mode", default="auto", choices=["auto", "fast", "full"],
                    help="default explanation mode of the Clip tab and of 'send to audit' (default auto: 'full' "
-                        "when a warm-up prediction at start-up says a full explanation takes under 30 s)")
+                        "when a warm-up prediction at start-up says a full explanation takes under 45 s)")
     a = p.parse_args(argv)
     for name in ("batch_size", "queue_size", "max_upload_mb"):
         if getattr(a, name) < 1:

@@ -30,7 +30,7 @@ EXPLAIN_MODE_CHOICES = ("auto", "fast", "full")
 # at 64 new tokens on the full-size model (bench/results/explain_cost_full.json: 9.2x; 5.3x on the demo).
 WARMUP_TOKENS = 64
 FULL_COST_RATIO = 9.2
-FULL_BUDGET_S = 30.0
+FULL_BUDGET_S = 45.0
 
 
 @dataclass
