@@ -214,7 +214,8 @@ class Backend:
         return decode_clip(self.source_of(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
 
     def explain_clip(self, path: str | Path, label_set: str = "dfew", mode: str = "fast", do_sample: bool = False,
-                     max_new_tokens: int | None = None, progress: Callable[[float, str], None] | None = None) -> ClipView:
+                     max_new_tokens: int | None = None,
+                     progress: Callable[[float, str], None] | None = None) -> ClipView:
         """Decode once, explain, and keep the frames and waveform for the figures. `progress(fraction, stage)`
         is told each stage as it starts: decode, predict, attribution."""
         from r1omni.explain import explain

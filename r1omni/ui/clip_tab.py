@@ -175,7 +175,7 @@ def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = N
     audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
     # An upload the browser cannot play (FLV, AVI, old codecs) is shown as its playback copy; Explain reads
     # the original behind it (Backend.source_of).
-    video.upload(bind(player_file, backend), video, video, api_visibility="private")
+    video.upload(guarded(bind(player_file, backend)), video, video, api_visibility="private")
     # No Gradio concurrency limit: the gate admits (FIFO, bounded) and refuses with its own busy message.
     event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
                       concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)
