@@ -45,7 +45,7 @@ def play_app(tiny_checkpoint, tmp_path_factory):
         clips["flv"] = shutil.copy(REAL_FLV, old / REAL_FLV.name)
     settings = app_module.parse_args(["--checkpoint", str(tiny_checkpoint), "--library", str(lib),
                                       "--db", str(work / "app.sqlite"), "--port", str(free_port()),
-                                      "--device", "cpu", "--explain-mode", "full"])
+                                      "--device", "cpu", "--explain-mode", "fast"])  # fast: cheaper, same files
     demo = app_module.build(settings, work / "private")
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings, demo.r1omni_backend))
     yield f"http://127.0.0.1:{settings.port}/", demo, lib, clips
@@ -77,6 +77,10 @@ def test_an_upload_the_browser_cannot_play_plays_and_is_explained_from_the_origi
     src = clips[kind]
     play_page.locator("#clip-video input[type=file]").set_input_files(str(src))
     _plays_and_seeks(play_page, "#clip-video", 1.0)
+    play_page.get_by_text("Options").first.click()
+    box = play_page.locator("#clip-max-new input[type=number]")  # a short reasoning: this test is about files
+    box.fill("32")
+    box.press("Tab")
     play_page.locator("#explain-button").click()
     expect(play_page.locator("#clip-label")).to_contain_text("checkpoint:", timeout=LONG)
     play_page.get_by_text("Raw explain JSON").click(no_wait_after=True)
