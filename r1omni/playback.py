@@ -14,6 +14,7 @@ the extension a browser derives the MIME type from, the container, the video cod
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -160,8 +161,9 @@ class PlaybackCache:
     conversion)."""
 
     def __init__(self, folder: str | os.PathLike | None = None):
-        if folder is None:
+        if folder is None:  # a folder of its own, removed when the process exits
             folder = tempfile.mkdtemp(prefix="r1omni-playback-")
+            atexit.register(shutil.rmtree, folder, True)
         self.folder = Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
