@@ -39,6 +39,7 @@ class Settings:
     batch_size: int = 8
     queue_size: int = 64
     auth_file: Path | None = None
+    explain_mode: str = "auto"  # default explain mode: auto (from a warm-up prediction), fast or full
 
 
 def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
@@ -79,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--batch-size", type=int, default=8, help="clips per model call in Library runs")
     p.add_argument("--queue-size", type=int, default=64,
                    help="requests that may wait for the model; more are refused with 'busy, retry'")
+    p.add_argument("--explain-mode", default="auto", choices=["auto", "fast", "full"],
+                   help="default explanation mode of the Clip tab and of 'send to audit' (default auto: 'full' "
+                        "when a warm-up prediction at start-up says a full explanation takes under 45 s)")
     a = p.parse_args(argv)
     for name in ("batch_size", "queue_size", "max_upload_mb"):
         if getattr(a, name) < 1:
@@ -87,7 +91,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     dirs = tuple(_existing_dir(d, "--checkpoints") for d in a.checkpoints)
     return Settings(a.checkpoint, rel, root, Path(a.db), a.host, a.port,
                     read_auth_file(a.auth_file) if a.auth_file else None, a.device, a.max_upload_mb, dirs,
-                    a.batch_size, a.queue_size, Path(a.auth_file) if a.auth_file else None)
+                    a.batch_size, a.queue_size, Path(a.auth_file) if a.auth_file else None, a.explain_mode)
 
 
 def _existing_dir(path: str, flag: str) -> Path:
@@ -120,8 +124,13 @@ def library_root(library: str) -> tuple[Path, str]:
     return root, rel
 
 
-def build(settings: Settings):
-    """Load the model once, open the store, build the Blocks app (not launched)."""
+WARMUP_CLIPS = ROOT / "assets" / "examples"
+
+
+def build(settings: Settings, private_dir: Path | None = None):
+    """Load the model once, open the store, build the Blocks app (not launched). Playback copies go to
+    `private_dir`/playback (a fresh private temp folder when None). With --explain-mode auto one warm-up
+    prediction is timed to choose the default explain mode."""
     from r1omni.audit.store import AuditStore
     from r1omni.inference import Pipeline
     from r1omni.library_store import LibraryStore
@@ -134,8 +143,13 @@ def build(settings: Settings):
     store = LibraryStore(settings.db)
     backend = Backend(pipe, store, settings.library_root,
                       loader=lambda ck: Pipeline.load(ck, device=settings.device),
-                      checkpoint_dirs=settings.checkpoint_dirs, batch_size=settings.batch_size)
+                      checkpoint_dirs=settings.checkpoint_dirs, batch_size=settings.batch_size,
+                      playback_dir=private_dir / "playback" if private_dir else None,
+                      explain_mode=settings.explain_mode)
     backend.audit = AuditStore(settings.db)
+    warmup = sorted(WARMUP_CLIPS.glob("*.mp4"))
+    if settings.explain_mode == "auto" and warmup:
+        backend.warm_up(warmup[0])
     return build_app(backend, settings)
 
 
@@ -150,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_args(argv)
         logger.info("settings: %s", {k: v for k, v in vars(settings).items() if k != "auth"})
-        demo = build(settings)
+        demo = build(settings, private)
     except R1OmniError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from r1omni.ui import launch_options
 
-    demo.launch(**launch_options(settings))
+    demo.launch(**launch_options(settings, demo.r1omni_backend))
     return 0
 
 

@@ -7,8 +7,9 @@ The model runs one request at a time (Backend.model_lock). /explain is admitted 
 queued for the model; retry in a moment" (admission.py). The other model events share Gradio's concurrency
 id "model" (limit 1). Gradio's queue bound (queue_size + GRADIO_BACKSTOP) is a backstop for everything
 queued at once; beyond it Gradio refuses with its own "Queue is full".
-Served files: the app's assets and the library root only (plus Gradio's own upload folder, which app.py
-makes private to the run); the results database and the auth file are blocked even inside the root.
+Served files: the app's assets, the library root and the playback copies' folder only (plus Gradio's own
+upload folder, which app.py makes private to the run); the results database and the auth file are blocked
+even inside the root.
 """
 
 from __future__ import annotations
@@ -67,11 +68,14 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
     return demo.queue(max_size=queue_size + GRADIO_BACKSTOP, default_concurrency_limit=4)
 
 
-def launch_options(settings) -> dict:
-    """Keywords for demo.launch(): theme/CSS (Gradio 6 takes them here), served paths, upload cap, auth."""
+def launch_options(settings, backend: Backend | None = None) -> dict:
+    """Keywords for demo.launch(): theme/CSS (Gradio 6 takes them here), served paths, upload cap, auth.
+    With the `backend`, its playback copies' folder is served too (r1omni.playback)."""
     allowed = [str(ASSETS)]
     if settings.library_root:
         allowed.append(str(Path(settings.library_root).resolve()))
+    if backend is not None:
+        allowed.append(str(backend.playback.folder))
     blocked = [str(Path(settings.db).resolve()) + sfx for sfx in ("", "-wal", "-shm", "-journal")]
     if getattr(settings, "auth_file", None):
         blocked.append(str(Path(settings.auth_file).resolve()))

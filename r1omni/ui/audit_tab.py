@@ -24,7 +24,7 @@ from r1omni.audit.agreement import store_stats
 from r1omni.audit.store import CATEGORIES, VERDICTS, check_name
 from r1omni.errors import UsageError
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded
+from r1omni.ui.boundary import bind, guarded, player_file
 from r1omni.ui.views import html_escape
 
 HIDDEN = {"api_visibility": "private"}
@@ -175,7 +175,7 @@ def clip_file(backend: Backend, item: dict) -> str | None:
     for c in candidates:
         p = Path(c).resolve()
         if p.is_file() and any(p == r or r in p.parents for r in roots):
-            return str(p)
+            return player_file(backend, str(p))  # its browser playback copy when a browser cannot play it
     return None
 
 
@@ -434,6 +434,7 @@ def send_clip(backend: Backend, video: str | None, result: dict | None):
     """Clip tab: store the explanation on screen as an audit item."""
     if not video or not result or not (result.get("prediction") or {}).get("text"):
         raise UsageError("explain a clip first, then send it to audit")
+    video = backend.source_of(video)  # the clip itself, not the player's playback copy
     name = clip_name(backend, video)
     pid = _store(backend).add_explanation({**result, "file": str(Path(video).resolve())}, clip=name)
     gr.Info(f"sent to audit: item {pid}")
@@ -486,7 +487,8 @@ def library_sender(backend: Backend, lib: dict, label_set: gr.Dropdown) -> None:
     from r1omni.ui.clip_tab import MODEL_QUEUE
 
     with gr.Row():
-        mode = gr.Radio(["full", "fast"], value="full", label="Evidence for audit", scale=1,
+        mode = gr.Radio(["full", "fast"], value=backend.explain_mode, label="Evidence for audit", scale=1,
+                        elem_id="library-audit-mode",
                         info="full: frame and audio windows to seek to; fast: modality shares only")
         btn = gr.Button("Send this run's predictions to audit", elem_id="library-send-audit", scale=1)
         msg = gr.Markdown(elem_id="library-send-audit-status")

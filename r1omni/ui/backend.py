@@ -10,18 +10,27 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from r1omni.errors import MediaError, UsageError
+from r1omni.errors import MediaError, R1OmniError, UsageError
 from r1omni.library_store import LibraryStore, checkpoint_fingerprint, resolve_inside
+from r1omni.playback import PlaybackCache
 
 logger = logging.getLogger(__name__)
 
 LIVE_SAMPLE_RATE = 16000
+EXPLAIN_MODE_CHOICES = ("auto", "fast", "full")
+# The default explain mode is 'full' when a full explanation is expected within FULL_BUDGET_S seconds, judged
+# from the warm-up prediction (WARMUP_TOKENS new tokens) times FULL_COST_RATIO: full explain / predict measured
+# at 64 new tokens on the full-size model (bench/results/explain_cost_full.json: 9.2x; 5.3x on the demo).
+WARMUP_TOKENS = 64
+FULL_COST_RATIO = 9.2
+FULL_BUDGET_S = 45.0
 
 
 @dataclass
@@ -31,6 +40,19 @@ class ClipView:
     result: dict
     thumbnails: list[np.ndarray]
     audio: np.ndarray | None
+
+
+def default_explain_mode(predict_s: float | None, budget_s: float = FULL_BUDGET_S,
+                         full_cost_ratio: float = FULL_COST_RATIO) -> str:
+    """'full' when a full explanation is expected within `budget_s` from the measured seconds of one prediction,
+    else 'fast' (also when nothing was measured). Pure, so the choice is tested without timing.
+
+    >>> default_explain_mode(1.0), default_explain_mode(20.0), default_explain_mode(None)
+    ('full', 'fast', 'fast')
+    """
+    if predict_s is None or predict_s < 0:
+        return "fast"
+    return "full" if predict_s * full_cost_ratio <= budget_s else "fast"
 
 
 def checkpoint_title(pipeline) -> str:
@@ -69,7 +91,8 @@ class Backend:
 
     def __init__(self, pipeline, store: LibraryStore | None = None, library_root: Path | None = None,
                  loader: Callable[[str], object] | None = None, checkpoint_dirs: tuple[Path, ...] = (),
-                 batch_size: int = 8):
+                 batch_size: int = 8, playback_dir: Path | None = None, explain_mode: str = "auto",
+                 predict_s: float | None = None):
         self.pipeline = pipeline
         self.store = store
         self.library_root = Path(library_root).resolve() if library_root else None
@@ -83,6 +106,52 @@ class Backend:
         self.model_lock = threading.RLock()
         _public_name(pipeline)
         self.key = self._identity(pipeline)
+        # Browser playback copies (r1omni.playback), in the app's private folder; players get `playable`.
+        self.playback = PlaybackCache(playback_dir)
+        if explain_mode not in EXPLAIN_MODE_CHOICES:
+            raise UsageError(f"explain mode must be one of {', '.join(EXPLAIN_MODE_CHOICES)}, got '{explain_mode}'")
+        self.explain_mode_setting = explain_mode
+        self.predict_s = predict_s  # seconds of the warm-up prediction (None: not measured)
+
+    # ------------------------------------------------------------ defaults from the checkpoint
+    @property
+    def max_new_tokens(self) -> int:
+        """The checkpoint's new-token limit: its generation_config.json max_new_tokens, else 2048. Every tab's
+        default (and its slider's maximum)."""
+        return int(self.pipeline.max_new_tokens())
+
+    def warm_up(self, clip: str | Path) -> float | None:
+        """Predict one clip (at most WARMUP_TOKENS new tokens, the token count the explain-cost ratios were
+        measured at) and keep its seconds in `predict_s`; None (logged) when the clip cannot be used."""
+        try:
+            t0 = time.perf_counter()
+            with self.model_lock:
+                (res,) = self.pipeline.predict([str(clip)], max_new_tokens=min(WARMUP_TOKENS, self.max_new_tokens))
+            if "error" in res.to_dict():
+                raise MediaError(res.to_dict()["error"])
+        except R1OmniError as err:
+            logger.warning("warm-up prediction failed (%s); the explain mode defaults to 'fast'", err)
+            return None
+        self.predict_s = time.perf_counter() - t0
+        logger.info("warm-up prediction: %.2f s -> default explain mode '%s'", self.predict_s, self.explain_mode())
+        return self.predict_s
+
+    def explain_mode(self) -> str:
+        """The default explanation mode of the Clip tab and of the Library's 'send to audit': the start-up
+        setting when it is 'fast' or 'full', else chosen from the measured warm-up prediction."""
+        if self.explain_mode_setting in ("fast", "full"):
+            return self.explain_mode_setting
+        return default_explain_mode(self.predict_s)
+
+    # ------------------------------------------------------------ playback
+    def playable(self, path: str | Path) -> str:
+        """The file a player shows for a clip: the clip itself when a browser plays it, else its playback copy
+        (made once per content). MediaError (one line) when no copy can be made."""
+        return str(self.playback.playable(path))
+
+    def source_of(self, path: str | Path | None) -> str | None:
+        """The clip file behind a player's value (the original of a playback copy): what explanations read."""
+        return None if not path else self.playback.source_of(path)
 
     @property
     def title(self) -> str:
@@ -142,10 +211,11 @@ class Backend:
     def decode(self, path: str | Path):
         from r1omni.media import decode_clip
 
-        return decode_clip(str(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
+        return decode_clip(self.source_of(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
 
     def explain_clip(self, path: str | Path, label_set: str = "dfew", mode: str = "fast", do_sample: bool = False,
-                     max_new_tokens: int = 256, progress: Callable[[float, str], None] | None = None) -> ClipView:
+                     max_new_tokens: int | None = None,
+                     progress: Callable[[float, str], None] | None = None) -> ClipView:
         """Decode once, explain, and keep the frames and waveform for the figures. `progress(fraction, stage)`
         is told each stage as it starts: decode, predict, attribution."""
         from r1omni.explain import explain
@@ -158,7 +228,7 @@ class Backend:
         staged = _Staged(self.pipeline, report)
         with self.model_lock:
             (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
-                             max_new_tokens=int(max_new_tokens))
+                             max_new_tokens=int(max_new_tokens or self.max_new_tokens))
         result = _as_dict(res)
         honesty = self.honesty_notice(clip)
         if honesty:
@@ -175,12 +245,12 @@ class Backend:
         return DEMO_NOT_REAL
 
     def predict_clips(self, paths: list[Path], label_set: str = "dfew", checkpoint: str | None = None,
-                      max_new_tokens: int = 256) -> list[dict]:
+                      max_new_tokens: int | None = None) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
         with self.model_lock:
             res = pipe.predict([str(p) for p in paths], label_set_name=label_set,
-                               max_new_tokens=int(max_new_tokens), batch_size=self.batch_size)
+                               max_new_tokens=int(max_new_tokens or self.max_new_tokens), batch_size=self.batch_size)
         return [_without_server_paths(r.to_dict()) for r in res]
 
     def explain_completions(self, paths: list[Path], completions: list[str], label_set: str = "dfew",
@@ -195,7 +265,7 @@ class Backend:
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,
-                       duration_s: float, label_set: str = "dfew", max_new_tokens: int = 128) -> dict:
+                       duration_s: float, label_set: str = "dfew", max_new_tokens: int | None = None) -> dict:
         """Fast explanation of the last live window (frames (T,H,W,3) uint8, audio 16 kHz float32)."""
         from r1omni.explain import explain
         from r1omni.media import Clip, sample_frame_indices
@@ -218,7 +288,7 @@ class Backend:
                     has_audio=has_audio, notices=notices)
         with self.model_lock:
             (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set,
-                             max_new_tokens=int(max_new_tokens))
+                             max_new_tokens=int(max_new_tokens or self.max_new_tokens))
         return _as_dict(res)
 
 

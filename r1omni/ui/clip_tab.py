@@ -26,7 +26,7 @@ from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
 from r1omni.ui.admission import Busy, ModelGate
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded, warn
+from r1omni.ui.boundary import bind, guarded, player_file, warn
 
 MODEL_QUEUE = "model"  # the other events that run the model share this concurrency id (limit 1)
 EXPLAIN_ADMISSION = "explain"  # /explain: admitted by its ModelGate, not by Gradio's queue
@@ -101,6 +101,14 @@ class ThumbnailFiles:
 THUMBNAILS = ThumbnailFiles()
 
 
+def token_slider(backend: Backend, **kw) -> gr.Slider:
+    """The new-token limit: the checkpoint's (generation_config.json, else 2048) by default, and the maximum."""
+    limit = backend.max_new_tokens
+    return gr.Slider(16, max(16, limit), value=limit, step=1, label="Max new tokens",
+                     info=f"the checkpoint's limit is {limit}; fewer tokens can cut the reasoning before its answer",
+                     **kw)
+
+
 def example_clips(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.mp4"))[:6] if folder.is_dir() else []
 
@@ -142,8 +150,8 @@ def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = N
             with gr.Accordion("Options", open=False):
                 label_set = gr.Dropdown(["dfew", "mafw", "ravdess"], value="dfew", label="Label set")
                 decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
-                max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
-                mode = gr.Radio(["fast", "full"], value="full", label="Explanation",
+                max_new = token_slider(backend, elem_id="clip-max-new")
+                mode = gr.Radio(["fast", "full"], value=backend.explain_mode, label="Explanation", elem_id="clip-mode",
                                 info="fast: modality Shapley + gate; full: adds frame and audio occlusion")
             run = gr.Button("Explain", variant="primary", elem_id="explain-button")
         with gr.Column(scale=2):
@@ -161,10 +169,13 @@ def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = N
         audio = gr.Plot(label="Audio")
     notices = gr.Markdown(elem_id="clip-notices")
     with gr.Accordion("Raw explain JSON", open=False):
-        raw = gr.JSON(label="explain JSON")
+        raw = gr.JSON(label="explain JSON", elem_id="clip-raw")
     outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
     handler = admitted(bind(explain_clip, backend), model_gate)
     audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
+    # An upload the browser cannot play (FLV, AVI, old codecs) is shown as its playback copy; Explain reads
+    # the original behind it (Backend.source_of).
+    video.upload(guarded(bind(player_file, backend)), video, video, api_visibility="private")
     # No Gradio concurrency limit: the gate admits (FIFO, bounded) and refuses with its own busy message.
     event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
                       concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)

@@ -23,8 +23,8 @@ from r1omni.metrics import confusion_matrix, scores_by_dataset
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded, scrub_paths, warn
-from r1omni.ui.clip_tab import MODEL_QUEUE
+from r1omni.ui.boundary import bind, guarded, player_file, scrub_paths, warn
+from r1omni.ui.clip_tab import MODEL_QUEUE, token_slider
 
 logger = logging.getLogger(__name__)
 CORRECT_CHOICES = ["all", "correct", "wrong", "not run"]
@@ -198,7 +198,7 @@ def pick_row(backend: Backend, state: dict, evt: gr.SelectData):
     path = resolve_inside(backend.library_root, row[0])
     if not path.is_file():
         raise UsageError(f"'{row[0]}' no longer exists")
-    return str(path), gr.Tabs(selected="clip")
+    return player_file(backend, str(path)), gr.Tabs(selected="clip")
 
 
 @guarded
@@ -253,7 +253,7 @@ def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Ta
         run_btn = gr.Button("Run", variant="primary", elem_id="library-run")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="library-stop")
         retry_btn = gr.Button("Retry failed", elem_id="library-retry")
-        max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
+        max_new = token_slider(backend, elem_id="library-max-new")
     table = gr.Dataframe(headers=views.LIBRARY_COLUMNS, interactive=False, label="Clips (click a row to open it)",
                          elem_id="library-table")
     with gr.Row():

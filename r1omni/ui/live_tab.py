@@ -28,7 +28,6 @@ MAX_WINDOW_S = 12.0
 TICK_S = 3.0
 STOP_AFTER_S = 6.0  # both devices silent this long: the tick disarms itself
 IDLE_DROP_S = 600.0  # a session's buffer is dropped after this long without input
-LIVE_MAX_NEW_TOKENS = 256  # long enough for the demo's reasoning to reach <answer>
 HISTORY = 1200  # timeline points kept (an hour at one every 3 s)
 
 
@@ -181,7 +180,7 @@ def predict_live(backend: Backend, history: list, window_s: float, label_set: st
         return history, gr.skip(), gr.skip(), gr.skip(), status, gr.skip()
     try:
         res = backend.explain_window(frames, times, audio, dur, label_set=label_set,
-                                     max_new_tokens=LIVE_MAX_NEW_TOKENS)
+                                     max_new_tokens=backend.max_new_tokens)  # the checkpoint's limit
     except R1OmniError as err:
         return history, gr.skip(), gr.skip(), gr.skip(), f"{status}  \nlast window skipped: {err}", gr.skip()
     pred = views.prediction_of(res)
