@@ -73,3 +73,15 @@ def test_a_video_and_a_separate_audio_file_are_one_clip(demo, tmp_path):
     silent = mf.make_av_clip(tmp_path / "silent.mp4", audio=False)
     with pytest.raises(Exception, match="has no audio track"):
         backend.explain_clip(str(CLIP), audio=str(silent), mode="fast")
+
+
+def test_the_streaming_endpoint_sends_partial_results_then_the_final_json(running_app):
+    from gradio_client import Client, handle_file
+
+    client = Client(running_app[0], verbose=False)
+    job = client.submit(handle_file(str(CLIP)), "dfew", "greedy", 16, "fast", None, api_name="/explain_stream")
+    final = job.result(timeout=300)
+    updates = job.outputs()
+    assert len(updates) >= 3  # the start, at least one stage, the final result
+    assert final[0].startswith("**Done**") and final[-1]["clip"] == "synth_00002.mp4"
+    assert final[-1]["prediction"]["modalities"] == {"video": True, "audio": True}
