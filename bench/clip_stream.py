@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import socket
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def first_time(updates: list[tuple[float, tuple]], test) -> float | None:
@@ -46,7 +53,6 @@ def main() -> None:
     from gradio_client import Client, handle_file
 
     from r1omni.ui import launch_options
-    from tests.ui.app_fixtures import free_port
 
     work = Path(tempfile.mkdtemp())
     argv = ["--db", str(work / "results.sqlite"), "--port", str(free_port()), "--device", "cpu"]

@@ -358,7 +358,8 @@ class ClipEvents:
             if n > 0 and self._t_scored is not None:
                 self._rate("variant", (now - self._t_scored) / n)
             self._t_scored, self._done = now, info["done"]
-            out = {k: info[k] for k in ("stage", "done", "total")} | {"s_per_variant": self.backend.rates.get("variant")}
+            out = {k: info[k] for k in ("stage", "done", "total")}
+            out["s_per_variant"] = self.backend.rates.get("variant")
             if "modality" in info:
                 out["modality"] = next(iter(info["modality"].values()))
             self.on_event("scored", out)

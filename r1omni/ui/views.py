@@ -439,7 +439,8 @@ def generating_markdown(n_tokens: int, s_per_token: float | None, limit: int) ->
     if not s_per_token:
         return head
     left = max(0, limit - n_tokens) * s_per_token
-    return f"{head} ({s_per_token * 1000:.0f} ms per token; at most {duration_text(left)} more, at the {limit}-token limit)"
+    return (f"{head} ({s_per_token * 1000:.0f} ms per token; at most {duration_text(left)} more, "
+            f"at the {limit}-token limit)")
 
 
 def scoring_markdown(stage: str, done: int, total: int, s_per_variant: float | None) -> str:
