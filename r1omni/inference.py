@@ -8,7 +8,10 @@ answer. It knows nothing about attribution methods, the UI or training.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -417,8 +420,22 @@ class Pipeline:
             logits_processor=[clock],
             return_dict_in_generate=True,
             use_cache=True,  # a checkpoint saved by a trainer may carry use_cache=False
+            streamer=_StepStreamer.current(),  # None unless a caller is inside `Pipeline.streaming`
             **{k: v for k, v in explicit.items() if v is not None},
         )
+
+    # ------------------------------------------------------------------ streaming
+    @contextlib.contextmanager
+    def streaming(self, on_step) -> Iterator[None]:
+        """Within this block, in this thread, every decoding step of `generate` (so of `predict` and
+        `explain`) calls `on_step(ids)` with the token id just chosen for each row of the batch (a list of
+        ints; rows that already ended get the pad id). For showing a completion while it is written."""
+        previous = getattr(_StepStreamer.local, "streamer", None)
+        _StepStreamer.local.streamer = _StepStreamer(on_step)
+        try:
+            yield
+        finally:
+            _StepStreamer.local.streamer = previous
 
     def max_new_tokens(self, requested: int | None = None) -> int:
         """`requested`, else the checkpoint's generation_config `max_new_tokens`, else 2048 (the original's)."""
@@ -678,6 +695,32 @@ class Pipeline:
             completion_ids=list(ids),
             clipped=bool(clipped_at),
         )
+
+
+class _StepStreamer:
+    """A transformers streamer (`put` / `end`) that hands each step's new token ids to a callback.
+
+    `generate` first puts the prompt ids (empty here: generation starts from embeddings), then one id per
+    row at each step."""
+
+    local = threading.local()
+
+    def __init__(self, on_step):
+        self.on_step = on_step
+        self._prompt_seen = False
+
+    @classmethod
+    def current(cls) -> _StepStreamer | None:
+        return getattr(cls.local, "streamer", None)
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self.on_step([int(v) for v in value.reshape(-1).tolist()])
+
+    def end(self) -> None:
+        self._prompt_seen = False
 
 
 class _FirstStepClock:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -122,6 +122,7 @@ def explain(
     batch_size: int = 8,
     completions: Sequence[str] | None = None,
     truth: Sequence[Mapping | None] | None = None,
+    on_progress: Callable[[str, dict], None] | None = None,
     **options,
 ) -> list:
     """Explain each clip (path, `media.Clip` or `MediaInputs`): a list of `Explanation` or `ClipError`.
@@ -129,6 +130,9 @@ def explain(
     `completions` teacher-forces given texts instead of generating (audits, planted-claim benchmarks);
     `truth` gives synthetic manifest rows to check cues ("cue not present"). Extra `options` are
     `ExplainParams` fields (target, forward_batch_size, audio_window_s, max_audio_windows, thresholds).
+    `on_progress(event, info)` is told what is ready as it comes (for showing results early): "predicted"
+    (info: predictions, variants total), "scored" after each stage of teacher-forced variants (info: stage,
+    done, total, and after the coalitions the modality block per clip index), "contrast" before claim support.
     """
     from dataclasses import replace
 
@@ -146,7 +150,8 @@ def explain(
         chunk = range(start, min(len(clips), start + batch_size))
         forced = None if completions is None else [completions[i] for i in chunk]
         rows = None if truth is None else [truth[i] for i in chunk]
-        batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice)
+        batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice,
+                               on_progress)
         for i, r in zip(chunk, batch, strict=True):
             results[i] = r
             if cal_notice and hasattr(r, "notices"):
@@ -166,7 +171,8 @@ def _gate(pipe, question: str | None) -> tuple[dict | None, str | None]:
     return {b: round(float(p), 5) for b, p in zip(GATE_BRANCHES, probs, strict=True)}, None
 
 
-def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, gate, gate_notice) -> list:
+def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, gate, gate_notice,
+                   on_progress=None) -> list:
     from r1omni.inference import ClipError, MediaInputs
 
     t_start = time.perf_counter()
@@ -193,7 +199,12 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
         for job in jobs:
             for key in ("both", "video", "audio"):
                 keep[job.slots[job.coalition_media[key]]] = True
-    logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size, keep=keep) if jobs else []
+    if jobs and on_progress is not None:
+        on_progress("predicted", {"predictions": {j.index: j.prediction for j in jobs}, "total": len(flat_media)})
+        logps = _scored_in_stages(pipe, session, jobs, flat_media, flat_ids, keep, params, on_progress)
+    else:
+        logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size,
+                                       keep=keep) if jobs else []
     if jobs and params.mode == "full" and params.temporal == "gradient":
         from r1omni.explain import gradients
 
@@ -202,6 +213,8 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
             idx = _target_tokens(job.text, offsets)[0][params.target]
             job.gradient = gradients.timeline(pipe, session, job.media, job.ids, idx, job.windows)
     t_tf = time.perf_counter()
+    if jobs and params.contrastive and on_progress is not None:
+        on_progress("contrast", {})
     contrasts, sources = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else ({}, {})
     t_con = time.perf_counter()
     consistency = _consistency(pipe, jobs, params) if jobs and params.self_consistency else {}
@@ -216,6 +229,36 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
                                    sources.get(job.index, {}))
         out[job.index].timings_ms["assemble"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def _scored_in_stages(pipe, session, jobs: list[_Job], flat_media, flat_ids, keep, params, on_progress) -> list:
+    """`session.token_logprobs` over the flat variants in three calls (modality coalitions, occluded frames,
+    silenced audio windows), telling `on_progress` after each; the modality block is ready after the first."""
+    stages: dict[str, list[int]] = {"coalitions": [], "frames": [], "audio windows": []}
+    for job in jobs:
+        n_c = len(set(job.coalition_media.values()))
+        stages["coalitions"] += job.slots[:n_c]
+        stages["frames"] += job.slots[n_c : n_c + len(job.frames)]
+        stages["audio windows"] += job.slots[n_c + len(job.frames) :]
+    logps: list = [None] * len(flat_media)
+    done = 0
+    for stage, slots in stages.items():
+        if not slots:
+            continue
+        out = session.token_logprobs([flat_media[s] for s in slots], [flat_ids[s] for s in slots],
+                                     batch_size=params.forward_batch_size, keep=[keep[s] for s in slots])
+        for s, lp in zip(slots, out, strict=True):
+            logps[s] = lp
+        done += len(slots)
+        info = {"stage": stage, "done": done, "total": len(flat_media)}
+        if stage == "coalitions":
+            info["modality"] = {}
+            for job in jobs:
+                values = {k: logps[job.slots[job.coalition_media[k]]] for k in shapley.COALITIONS}
+                targets, _ = _target_tokens(job.text, token_offsets(pipe.tokenizer, job.ids, job.text))
+                info["modality"][job.index] = _modality_block(values, job.players, targets, params.target, job.media)
+        on_progress("scored", info)
+    return logps
 
 
 def _predict(pipe, session, jobs: list[_Job], forced, params: ExplainParams) -> None:

@@ -70,7 +70,7 @@ def test_gate_frames_gallery_and_audio_figures():
     assert list(views.frame_figure(res["frames"]).data[0].y) == [0.1, 0.5, -0.2, 0.0]
     thumbs = [np.zeros((8, 8, 3), np.uint8)] * 4
     caps = [c for _, c in views.frame_gallery(thumbs, res["frames"])]
-    assert caps[1] == "t=0.5s  Δ=+0.50"
+    assert caps[1] == "0.5s +0.50"  # short enough for a thumbnail (the legend says what it is)
     audio = np.sin(np.linspace(0, 100, 32000)).astype(np.float32)
     fig = views.audio_figure(audio, 16000, res["audio_segments"])
     assert len(fig.layout.shapes) == 2  # one shaded window per segment
@@ -151,3 +151,16 @@ def test_demo_checkpoint_on_a_real_recording_says_its_answer_means_nothing(real_
     backend.pipeline = SimpleNamespace(display_name="R1-Omni-0.5B", checkpoint="R1-Omni-0.5B")
     assert backend.honesty_notice(decode_clip(real_clips[0])) is None
     assert "means nothing" in DEMO_NOT_REAL
+
+
+def test_one_notice_per_fact_however_many_layers_word_it():
+    res = sample_explain(has_audio=False)
+    res["prediction"]["notices"] = ["no audio track: audio masked (silence)", "audio is short"]
+    res["notices"] = ["no audio track: audio masked (silence)",
+                      "no audio track: audio is absent and not explained (shapley 0, share 0)"]
+    notes = views.notices(res)
+    assert sum("audio track" in n for n in notes) == 1, notes
+    assert "audio is short" in notes
+    res["prediction"]["notices"] = ["no <answer> tag in the response"]
+    res["notices"] = ["no <answer> in the completion: the answer target is the whole completion"]
+    assert [n for n in views.notices(res) if "<answer>" in n] == [res["notices"][0]]
