@@ -8,6 +8,11 @@ than MAX_WINDOW_S is kept. The buffer lives on the server (keyed by session, dro
 the two streams never overwrite each other's state. The tick runs only while a device streams (Start
 arms it; it disarms itself when both devices have been silent for STOP_AFTER_S), never queues more than
 one prediction per session (trigger_mode "once"), and streams have no time limit.
+
+Start and Stop are server-side facts too: Start restarts the buffer (a new clock and a new timeline; earlier
+timelines stay on the plot, faint, until cleared), Stop marks it stopped, so input still on its way is
+dropped, a queued tick runs nothing and a window being explained at Stop is not shown. A timeline point
+carries the window it explains (`t` = its end, `window` = [start, end], seconds since Start).
 """
 
 from __future__ import annotations
