@@ -291,11 +291,15 @@ def retry_failed(backend: Backend, state: dict, label_set: str, max_new_tokens: 
 def stoppable(handler, stopped=lambda last: f"**stopped:** {str(last).rstrip('â€¦. ')}"):
     """A generator handler (one yield per unit of work) that the Library's Stop ends between two of its
     yields; its last output is then `stopped(last output)`. Gradio gives it the request (the session)."""
+    sig = inspect.signature(handler)
+    params = [p for p in sig.parameters.values() if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    n = len(params)
 
-    def run(*args, request: gr.Request = None, **kwargs):
+    def run(*args, **kwargs):
+        request = args[n] if len(args) > n else kwargs.pop("request", None)  # gradio passes it by position
         with _running(request) as stop:
             last = None
-            gen = handler(*args, **kwargs)
+            gen = handler(*args[:n], **kwargs)
             for last in gen:
                 yield last
                 if stop.is_set():
@@ -303,9 +307,8 @@ def stoppable(handler, stopped=lambda last: f"**stopped:** {str(last).rstrip('â€
                     yield stopped(last)
                     return
 
-    sig = inspect.signature(handler)
-    req = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.Request)
-    params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    # gradio injects special arguments by position among the positional parameters: `request` goes last
+    req = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
     run.__signature__ = sig.replace(parameters=[*params, req])  # type: ignore[attr-defined]
     run.__annotations__ = {**typing.get_type_hints(handler), "request": gr.Request}
     run.__name__ = run.__qualname__ = getattr(handler, "__name__", "stoppable")

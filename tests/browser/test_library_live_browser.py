@@ -84,7 +84,7 @@ def demo_app(tmp_path_factory):
     from r1omni.ui import launch_options
 
     work = tmp_path_factory.mktemp("demo_app")
-    settings = app_module.parse_args(["--library", str(make_library(work / "library", 1)), "--db",
+    settings = app_module.parse_args(["--library", str(make_library(work / "library", 3)), "--db",
                                       str(work / "r.sqlite"), "--port", str(free_port()), "--device", "cpu"])
     demo = app_module.build(settings)
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
@@ -101,6 +101,21 @@ def demo_page(browser, demo_app):
     pg.locator("#explain-button").wait_for(timeout=30_000)
     yield pg
     ctx.close()
+
+
+def test_library_stop_also_stops_send_to_audit(demo_page, demo_app):
+    page, backend = demo_page, demo_app[1].r1omni_backend
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#library-status")).to_contain_text("3 clips", timeout=LONG)
+    page.locator("#library-run").click()
+    expect(page.locator("#library-metrics")).to_contain_text("3 / 3 clips scored", timeout=LONG)
+    page.locator("#library-send-audit").click()
+    msg = page.locator("#library-send-audit-status")
+    expect(msg).to_contain_text("sent 1 of 3", timeout=LONG)
+    page.locator("#library-stop").click()
+    expect(msg).to_contain_text("stopped: sent", timeout=LONG)
+    sent = int(re.search(r"stopped: sent (\d) of 3", msg.inner_text()).group(1))
+    assert sent < 3 and backend.audit.counts()["predictions"] == sent  # what it says is what was stored
 
 
 def _timeline(page) -> dict:
