@@ -38,22 +38,32 @@ def test_library_stop_says_where_it_stopped_from_the_store_and_a_row_opens_with_
     make_library(sub / "b", 4)
     try:
         _open_library(page, "zz-stop")
-        page.locator("#library-run").click()
-        page.wait_for_function("() => /steps|batch \\d+ of/.test("
-                               "document.querySelector('#library-run-status')?.innerText || '')",
-                               polling=50, timeout=LONG)  # the run is under way
-        page.locator("#library-stop").click()
-        status = page.locator("#library-run-status")
-        expect(status).to_contain_text("scored; Run resumes", timeout=LONG)
-        m = re.search(r"stopped (?:after batch (\d+)|before the first batch): (\d+) of (\d+) scored",
-                      status.inner_text())
+        # the model deliberately slowed by 3 s a batch, so Stop lands inside batch 1 however loaded the CPU is
+        backend, started = demo.r1omni_backend, threading.Event()
+        real = backend.predict_clips
+
+        def slowed(*args, **kwargs):
+            started.set()
+            time.sleep(3.0)
+            return real(*args, **kwargs)
+
+        backend.predict_clips = slowed
+        try:
+            page.locator("#library-run").click()
+            assert started.wait(LONG / 1000)
+            page.locator("#library-stop").click()
+            status = page.locator("#library-run-status")
+            expect(status).to_contain_text("scored; Run resumes", timeout=LONG)
+        finally:
+            del backend.predict_clips  # the real method again
+        m = re.search(r"stopped after batch (\d+): (\d+) of (\d+) scored", status.inner_text())
         assert m, status.inner_text()
-        batches, scored, total = (int(g or 0) for g in m.groups())
+        batches, scored, total = map(int, m.groups())
         con = sqlite3.connect(settings.db)
         rows = con.execute("SELECT result FROM results WHERE clip LIKE ?", (f"%{sub.name}%",)).fetchall()
         con.close()
         in_store = sum(1 for (r,) in rows if not json.loads(r).get("error"))
-        assert batches < 4 and total == 8 and scored == in_store and len(rows) == 2 * batches
+        assert batches == 1 and total == 8 and scored == in_store and len(rows) == 2 * batches
         expect(page.locator("#library-metrics")).to_contain_text(f"{scored} / 8 clips scored")  # not stale
         shot(page, "library-stopped")
 
