@@ -51,7 +51,7 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
                 audit_tab.clip_sender(backend, clip)
             with gr.Tab("Library", id="library"):
                 lib = library_tab.build(backend, settings.library_path or ".", clip["video"], tabs,
-                                        clip["label_set"])
+                                        clip["label_set"], clip["outputs"])
                 audit_tab.library_sender(backend, lib, clip["label_set"])
             with gr.Tab("Live", id="live"):
                 live_tab.build(backend, clip["label_set"])

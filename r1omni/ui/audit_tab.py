@@ -492,8 +492,8 @@ def library_sender(backend: Backend, lib: dict, label_set: gr.Dropdown) -> None:
                         info="full: frame and audio windows to seek to; fast: modality shares only")
         btn = gr.Button("Send this run's predictions to audit", elem_id="library-send-audit", scale=1)
         msg = gr.Markdown(elem_id="library-send-audit-status")
-    btn.click(bind(send_library, backend), [lib["state"], label_set, mode], msg, concurrency_id=MODEL_QUEUE,
-              concurrency_limit=1, **HIDDEN)
+    lib["stoppable"](btn, bind(send_library, backend), [lib["state"], label_set, mode], msg,  # Library's Stop ends it
+                     concurrency_id=MODEL_QUEUE, concurrency_limit=1, **HIDDEN)
 
 
 # ---------------------------------------------------------------- layout

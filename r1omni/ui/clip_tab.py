@@ -71,6 +71,28 @@ def final_outputs(view, label_set: str) -> tuple:
     )
 
 
+# --- Library hook (branch libclip): a Library row opened here shows its stored result at once. Keep the
+# tuple in the order of `outputs` in build(); Explain re-runs the clip with attributions.
+STORED_NOTICE = ("stored Library result ({checkpoint}, label set '{label_set}'): label, class distribution "
+                 "and reasoning only; press **Explain** to run it again with attributions")
+
+
+def stored_outputs(result: dict | None, label_set: str, checkpoint: str) -> tuple:
+    """The Clip tab's outputs for a Library row: its stored predict result, or, when the row has none, the
+    empty panels (so no other clip's result stays next to it)."""
+    if not result:
+        return ("Not run in the Library yet: press **Explain**.", None, [], [], None, None, [], None, None,
+                "no notices", None)
+    pred = views.prediction_of(result)
+    head = (f"## error\n\n{views.html_escape(result['error'])}" if result.get("error")
+            else views.label_markdown(result))
+    first = STORED_NOTICE.format(checkpoint=views.html_escape(checkpoint), label_set=views.html_escape(label_set))
+    notes = "\n".join([f"- {first}"] + [f"- {views.html_escape(n)}" for n in views.notices(result)])
+    return (head, views.probs_figure(pred), views.reasoning_highlights(result), [], None, None, [], None, None,
+            notes, result)
+# --- end of the Library hook
+
+
 class ThumbnailFiles:
     """Gallery thumbnails as PNG files named by their content's hash, each written once (temp name, rename).
 

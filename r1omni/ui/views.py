@@ -386,20 +386,49 @@ def compare_table(rels: list[str], truth: list[str | None], a: list[dict | None]
 
 
 # ---------------------------------------------------------------- live
+def _runs(history: list[dict]) -> list[list[dict]]:
+    """Timeline points split where the run (one Start press) changes."""
+    runs: list[list[dict]] = []
+    for h in history:
+        if not runs or h.get("run") != runs[-1][-1].get("run"):
+            runs.append([])
+        runs[-1].append(h)
+    return runs
+
+
 def timeline_figure(history: list[dict]) -> go.Figure:
-    """Predicted emotion, confidence and video share over wall-clock seconds since the stream started."""
-    t = [h["t"] for h in history]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=[h.get("confidence") or 0 for h in history], mode="lines+markers+text",
-                             text=[h.get("label") or "?" for h in history], textposition="top center",
-                             name="confidence"))
-    fig.add_trace(go.Scatter(x=t, y=[h.get("video_share") for h in history], mode="lines", name="video share",
-                             line=dict(color=MODALITY_COLORS["video"], dash="dot")))
-    fig.add_trace(go.Scatter(x=t, y=[h.get("audio_share") for h in history], mode="lines", name="audio share",
-                             line=dict(color=MODALITY_COLORS["audio"], dash="dot")))
-    fig.update_yaxes(range=[0, 1.1])
-    fig.update_xaxes(title="time (s)")
-    return _layout(fig, "Live timeline", height=300)
+    """The live timeline of the latest run: the predicted emotion in a lane on top (one row per label, so a
+    label is written once whatever the timeline's length), confidence and modality shares below, over
+    seconds since Start, each point at the end of the window it explains. Earlier runs stay as faint lines
+    until the timeline is cleared."""
+    from plotly.subplots import make_subplots
+
+    runs = _runs(history or [])
+    cur = runs[-1] if runs else []
+    t = [h["t"] for h in cur]
+    labels = [h.get("label") or "outside set" for h in cur]
+    order = sorted(set(labels))
+    lane_px, lower_px = max(60, 24 * len(order)), 180  # at least 24 px per label row: names never collide
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[lane_px, lower_px], vertical_spacing=0.08)
+    windows = [h.get("window") or [h["t"], h["t"]] for h in cur]
+    hover = [f"{lab} · p={h.get('confidence') or 0:.2f} · window {w[0]:.1f}–{w[1]:.1f} s"
+             for lab, h, w in zip(labels, cur, windows, strict=True)]
+    fig.add_trace(go.Scatter(x=t, y=labels, mode="markers", name="emotion", hovertext=hover, hoverinfo="text",
+                             marker=dict(size=9, color="#2a6fba"), showlegend=False), row=1, col=1)
+    for k, old in enumerate(runs[:-1], 1):
+        fig.add_trace(go.Scatter(x=[h["t"] for h in old], y=[h.get("confidence") or 0 for h in old], mode="lines",
+                                 name=f"earlier run {k}", line=dict(color="#c8c8c8", width=1)), row=2, col=1)
+    fig.add_trace(go.Scatter(x=t, y=[h.get("confidence") or 0 for h in cur], mode="lines+markers",
+                             name="confidence", line=dict(color="#2a6fba")), row=2, col=1)
+    for m in ("video", "audio"):
+        fig.add_trace(go.Scatter(x=t, y=[h.get(f"{m}_share") for h in cur], mode="lines", name=f"{m} share",
+                                 line=dict(color=MODALITY_COLORS[m], dash="dot")), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, row=1, col=1)
+    fig.update_yaxes(range=[0, 1.1], title="p / share", row=2, col=1)
+    fig.update_xaxes(title="time since Start (s), at the end of each explained window", row=2, col=1)
+    fig = _layout(fig, "Live timeline", height=lane_px + lower_px + 150)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig
 
 
 # ---------------------------------------------------------------- legend and progress

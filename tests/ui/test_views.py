@@ -112,7 +112,22 @@ def test_timeline_figure_traces():
     hist = [{"t": 1.0, "label": "happy", "confidence": 0.7, "video_share": 0.6, "audio_share": 0.4},
             {"t": 4.0, "label": "sad", "confidence": 0.5, "video_share": 0.3, "audio_share": 0.7}]
     fig = views.timeline_figure(hist)
-    assert list(fig.data[0].text) == ["happy", "sad"] and list(fig.data[2].y) == [0.4, 0.7]
+    by_name = {d.name: d for d in fig.data}
+    assert list(by_name["emotion"].y) == ["happy", "sad"] and list(by_name["audio share"].y) == [0.4, 0.7]
+
+
+def test_timeline_labels_are_a_lane_not_text_over_every_point_and_a_restart_starts_a_new_timeline():
+    labels = ["disgust", "happiness", "neutral"]
+    run1 = [{"run": 1, "t": 4.0 + 3 * i, "window": [3 * i, 4.0 + 3 * i], "label": labels[i % 3], "confidence": 0.5}
+            for i in range(300)]
+    run2 = [{"run": 2, "t": 4.0 + 3 * i, "label": "sad", "confidence": 0.4} for i in range(2)]
+    fig = views.timeline_figure(run1)
+    assert all("text" not in (d.mode or "") for d in fig.data)  # no label written at each point
+    assert list(fig.layout.yaxis.categoryarray) == sorted(labels)  # each label written once, as a lane
+    fig = views.timeline_figure(run1 + run2)
+    by_name = {d.name: d for d in fig.data}
+    assert list(by_name["emotion"].x) == [4.0, 7.0] and list(by_name["emotion"].y) == ["sad", "sad"]
+    assert len(by_name["earlier run 1"].x) == 300  # the old timeline kept (faint) until cleared
 
 
 def test_modality_figure_names_the_target():
