@@ -488,8 +488,9 @@ class AuditStore:
                           "ORDER BY a.prediction_id, a.claim_idx, n.name")
 
     def adjudication_rows(self) -> list[dict]:
-        return self._rows("SELECT a.prediction_id, a.claim_idx, n.name AS adjudicator, a.verdict, a.version "
-                          "FROM audit_adjudications a JOIN audit_annotators n ON n.id = a.adjudicator_id")
+        return self._rows("SELECT a.prediction_id, a.claim_idx, n.name AS adjudicator, a.verdict, a.category, a.note, "
+                          "a.created_at, a.version FROM audit_adjudications a JOIN audit_annotators n "
+                          "ON n.id = a.adjudicator_id")
 
     def counts(self) -> dict:
         with self._lock:
