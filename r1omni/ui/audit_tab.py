@@ -676,11 +676,12 @@ def build(backend: Backend, auth_on: bool = False, roles: dict | None = None) ->
                                             "is used when left empty")
                 note = gr.Textbox(label="Note", elem_id="audit-note", scale=2)
             with gr.Row():
-                b_sup = gr.Button("Supported [S]", elem_id="audit-supported")
-                b_hal = gr.Button("Hallucinated [H]", variant="stop", elem_id="audit-hallucinated")
-                b_uns = gr.Button("Unsure [U]", elem_id="audit-unsure")
-                b_prev = gr.Button("← Previous [P]", elem_id="audit-prev")
-                b_skip = gr.Button("Skip → [N]", elem_id="audit-skip")
+                b_sup = gr.Button("Supported [S]", elem_id="audit-supported", min_width=90, scale=3, size="sm")
+                b_hal = gr.Button("Hallucinated [H]", variant="stop", elem_id="audit-hallucinated", min_width=90,
+                                  scale=3, size="sm")
+                b_uns = gr.Button("Unsure [U]", elem_id="audit-unsure", min_width=90, scale=3, size="sm")
+                b_prev = gr.Button("Prev [P]", elem_id="audit-prev", min_width=70, scale=2, size="sm")
+                b_skip = gr.Button("Next [N]", elem_id="audit-skip", min_width=70, scale=2, size="sm")
             status = gr.Markdown(elem_id="audit-status")
             with gr.Row():
                 clip_v = gr.Radio(list(VERDICTS), label="Overall verdict on this reasoning",
