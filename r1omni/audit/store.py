@@ -359,6 +359,12 @@ class AuditStore:
         with self._tx() as db:
             self._check_item(db, pid, claim_index, item_version)
             aid = self._annotator_id(db, annotator, authenticated)
+            if db.execute("SELECT 1 FROM audit_annotation_log WHERE kind IN ('adjudication', 'import-adjudication') "
+                          "AND prediction_id=? AND claim_idx=? AND annotator_id=? UNION SELECT 1 FROM "
+                          "audit_adjudications WHERE prediction_id=? AND claim_idx=? AND adjudicator_id=?",
+                          (pid, claim_index, aid, pid, claim_index, aid)).fetchone():
+                raise UsageError(f"{check_name(annotator)} adjudicated claim {claim_index + 1} of {pid}: an "
+                                 "adjudicator does not also judge a claim they decided; your verdict was not saved")
             row = db.execute("SELECT version, verdict, updated_at FROM audit_annotations WHERE prediction_id=? AND "
                              "claim_idx=? AND annotator_id=?", (pid, claim_index, aid)).fetchone()
             current = row[0] if row else 0

@@ -250,6 +250,9 @@ def test_an_adjudicator_never_decides_a_claim_they_judged(store):
         store.adjudicate(pid, 0, "alice", "supported")
     assert store.item(pid)["claims"][0]["adjudication"] is None and len(store.log()) == 2
     assert store.adjudicate(pid, 0, "carol", "supported")["version"] == 1
+    with pytest.raises(UsageError, match="carol adjudicated claim 1 of"):  # nor judges it after deciding
+        store.put_verdict(pid, 0, "carol", "supported")
+    assert [v["annotator"] for v in store.item(pid)["claims"][0]["verdicts"]] == ["alice", "bob"]
 
 
 def test_every_decision_is_exported_with_its_time_and_the_latest_counts(tmp_path):
