@@ -38,13 +38,27 @@ def header_markdown(backend: Backend, queue_size: int = QUEUE_MAX) -> str:
             "with \"Busy\": retry in a moment).")
 
 
+OPEN_BANNER = ("This app is open to anyone who can reach it ({where}): no login, so anyone can read the "
+               "library's files, run the model and write audit verdicts under any name. Restart it with "
+               "--auth-file to require logins.")
+
+
 def build_app(backend: Backend, settings) -> gr.Blocks:
     """The whole UI around one loaded pipeline. `settings` needs `.library_path` (str, may be '')."""
     queue_size = getattr(settings, "queue_size", QUEUE_MAX)
+    auth_on = bool(getattr(settings, "auth", None))
     # Gradio keeps every file it caches (uploads, gallery images) on disk and in a set in memory until the
     # server stops; delete_cache drops those older than a day, once an hour.
     with gr.Blocks(title="R1-Omni Explain", delete_cache=CACHE_DELETE) as demo:
-        gr.Markdown(header_markdown(backend, queue_size), elem_id="app-header")
+        if getattr(settings, "open_to_network", False):  # above every tab: the one page of the app
+            where = f"{settings.host}:{settings.port}"
+            gr.HTML(f'<div role="alert" style="background:#fde2e1;border:2px solid #c0392b;padding:8px 12px;'
+                    f'border-radius:6px;font-weight:600">⚠ {OPEN_BANNER.format(where=where)}</div>',
+                    elem_id="open-banner")
+        with gr.Row():
+            gr.Markdown(header_markdown(backend, queue_size), elem_id="app-header")
+            if auth_on:  # Gradio's /logout clears this session's login cookie and returns to the login page
+                gr.Button("Log out", link="logout?all_session=false", size="sm", scale=0, elem_id="logout")
         with gr.Tabs() as tabs:
             with gr.Tab("Clip", id="clip"):
                 clip = clip_tab.build(backend, ASSETS / "examples", ModelGate(queue_size))
@@ -56,7 +70,7 @@ def build_app(backend: Backend, settings) -> gr.Blocks:
             with gr.Tab("Live", id="live"):
                 live_tab.build(backend, clip["label_set"])
             with gr.Tab("Audit", id="audit") as audit_page:
-                audit = audit_tab.build(backend, auth_on=bool(getattr(settings, "auth", None)))
+                audit = audit_tab.build(backend, auth_on=auth_on, roles=getattr(settings, "roles", None))
         refresh = (audit["refresh"], audit["refresh_inputs"], audit["refresh_outputs"])
         audit_page.select(*refresh, api_visibility="private")
         demo.load(*refresh, api_visibility="private")
