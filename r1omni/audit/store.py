@@ -630,7 +630,7 @@ class AuditStore:
                     current = row is not None and row[1] == a["created_at"] and row[2] == aid
                     if known or current:
                         continue
-                    if row is None or row[1] < a["created_at"]:
+                    if row is None or row[1] <= a["created_at"]:  # export order is oldest first: a tie is newer
                         db.execute("INSERT OR REPLACE INTO audit_adjudications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (pid, a["claim_index"], aid, a["verdict"], a["category"], a["note"],
                                     a["created_at"], (row[0] if row else 0) + 1))
