@@ -95,7 +95,7 @@ def test_library_corpus_opens_runs_and_leaves_the_store_consistent(running_app, 
     assert any("unknown label 'bored'" in s for s in lib.skipped) and any("gone.mp4" in s for s in lib.skipped)
     n = len(state["clips"])
     steps = list(library_tab.run_batch(backend, state, "dfew", 8))
-    _, table, _, metrics, _ = steps[-1]
+    _, table, _, metrics, _, _ = steps[-1]
     assert f"/ {n} clips scored" in metrics and (table["predicted"] != "").all()
     errors = [r["error"] for r in state["results"].values() if r.get("error")]
     assert errors and all(_one_line(e) and str(root) not in e for e in errors)
