@@ -1,4 +1,5 @@
-"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint, audit.
+"""The `r1omni` command (also `python -m r1omni`): predict, explain, eval, synth, layout, init-checkpoint, audit,
+flags.
 
 Every command exits 0 on success and 2 with one `error: ...` line on stderr for bad input or usage (a
 traceback only with --debug). With several clips, a bad clip yields `{"clip", "error"}` in the JSON stream
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from r1omni.audit import cli as audit_cli
 from r1omni.errors import R1OmniError, UsageError
+from r1omni.explain import flags_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which tokens the modality Shapley values and the timeline explain (docs/EXPLANATIONS.md)")
     p.add_argument("--temporal", choices=["occlude", "both"], default="both",
                    help="timeline score: leave-one-out drop only, or the mean of drop and keep-one (default)")
+    p.add_argument("--counterfactuals", choices=["rewrite", "bank"], default="rewrite",
+                   help="claim counterfactuals: rewrites of the claim itself (default) or the checkpoint's "
+                        "counterfactuals.json bank")
+    p.add_argument("--flag-threshold", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one claim-flag threshold (e.g. contrast_eps=0.2), over the checkpoint's calibration")
     _common(p)
     p = sub.add_parser("eval", help="WAR/UAR and confusion matrix over a manifest")
     p.add_argument("manifest")
@@ -78,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "float16"])
     p.add_argument("--debug", action="store_true")
     audit_cli.register(sub, _Parser)
+    flags_cli.register(sub, _Parser)
     return parser
 
 
@@ -135,6 +143,12 @@ def check_args(args) -> None:
     """Raise UsageError / CheckpointError for any bad argument of `args.command`, doing no model or media work."""
     if args.command in ("predict", "explain", "eval"):
         _check_model_args(args)
+    if args.command == "explain" and args.flag_threshold:
+        from r1omni.explain.flags import FlagThresholds
+
+        FlagThresholds.parse(args.flag_threshold)
+    if args.command == "flags":
+        flags_cli.check_args(args)
     if args.command == "eval":
         if not Path(args.manifest).is_file():
             raise UsageError(f"manifest '{args.manifest}' does not exist or is not a file")
@@ -232,13 +246,20 @@ def cmd_explain(args) -> int:
     from r1omni.explain import explain
 
     pipe = _load(args)
+    thresholds = None
+    if args.flag_threshold:
+        from r1omni.explain.calibration import resolve_thresholds
+        from r1omni.explain.flags import FlagThresholds
+
+        thresholds = FlagThresholds.parse(args.flag_threshold, base=resolve_thresholds(pipe, None)[0])
 
     def stream():  # one batch of clips at a time: results come out as they are ready, memory stays flat
         for start in range(0, len(args.clips), args.batch_size):
             yield from explain(pipe, args.clips[start : start + args.batch_size], mode=args.mode,
                                label_set=args.label_set, question=args.question, do_sample=args.sample,
                                max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                               target=args.target, temporal=args.temporal)
+                               target=args.target, temporal=args.temporal, thresholds=thresholds,
+                               counterfactuals=args.counterfactuals)
 
     return _emit_all(stream(), args.json, _human_explanation)
 
@@ -380,6 +401,7 @@ COMMANDS = {
     "layout": cmd_layout,
     "init-checkpoint": cmd_init_checkpoint,
     "audit": audit_cli.run,
+    "flags": flags_cli.run,
 }
 
 

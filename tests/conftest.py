@@ -20,6 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_CLIPS = ROOT.parent / "shared" / "data" / "real-clips"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_data_dir(tmp_path_factory):
+    """Flag calibrations live in a per-user data folder (r1omni.explain.calibration): the tests use their own,
+    so a calibration on the developer's machine never changes what they see."""
+    old = os.environ.get("R1OMNI_DATA_DIR")
+    os.environ["R1OMNI_DATA_DIR"] = str(tmp_path_factory.mktemp("r1omni-data"))
+    yield
+    if old is None:
+        os.environ.pop("R1OMNI_DATA_DIR", None)
+    else:
+        os.environ["R1OMNI_DATA_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny-preset checkpoint folder (random weights, own tokenizers) in the real layout."""

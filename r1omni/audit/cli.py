@@ -28,6 +28,8 @@ def register(sub, parser_class: type[argparse.ArgumentParser] = argparse.Argumen
     s = asub.add_parser("stats", help="counts, Cohen's kappa per pair, Krippendorff's alpha, flag precision/recall")
     s.add_argument("--db", required=True)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--checkpoint", default=None,
+                   help="also re-flag the stored claims under this checkpoint's flag calibration (r1omni flags)")
     s.add_argument("--debug", action="store_true")
 
 
@@ -56,6 +58,11 @@ def run(args) -> int:
         return 0
     with _open(args.db) as store:
         st = store_stats(store)
+        if getattr(args, "checkpoint", None):
+            from r1omni.explain.calibration import audit_stats_calibrated
+            from r1omni.explain.flags_cli import _folder
+
+            st |= audit_stats_calibrated(store, _folder(args.checkpoint))
     if args.json:
         print(json.dumps(st, sort_keys=True))
     else:
@@ -71,4 +78,11 @@ def human_stats(st: dict) -> str:
              f"Krippendorff's alpha (nominal): {fmt(st['alpha'])}"]
     lines += [f"Cohen's kappa {pair}: {fmt(k)}" for pair, k in st["kappa"].items()]
     lines.append(f"flags vs majority: precision {fmt(fl['precision'])}, recall {fmt(fl['recall'])}, n={fl['n']}")
+    if "calibration" in st:
+        cal, fc = st["calibration"], st["flags_vs_majority_calibrated"]
+        if cal is None:
+            lines.append("checkpoint not calibrated (r1omni flags calibrate)")
+        else:
+            lines.append(f"calibrated ({cal['source']}, {cal['created_at']}): flags vs majority: precision "
+                         f"{fmt(fc['precision'])}, recall {fmt(fc['recall'])}, n={fc['n']}")
     return "\n".join(lines)

@@ -65,6 +65,7 @@ def prediction_id(clip: str, checkpoint: str, label_set: str, completion: str) -
 # Version 1 was the first layout: annotators named inline in each annotation, no versions, no categories,
 # no clip verdicts or adjudications. Version 2 adds annotators, versions, categories, the log, clip verdicts
 # and adjudications (moving v1 annotations over). Version 3 adds the nullable self-consistency column.
+# Version 4 re-extracts every prediction's claims as evidence units (`_v4_units`).
 _V1 = """
 CREATE TABLE audit_clips (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, meta TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE audit_runs (id INTEGER PRIMARY KEY, checkpoint TEXT NOT NULL, settings TEXT NOT NULL,
@@ -112,7 +113,69 @@ CREATE TABLE audit_adjudications (prediction_id TEXT NOT NULL, claim_idx INTEGER
   FOREIGN KEY (prediction_id, claim_idx) REFERENCES audit_claims(prediction_id, idx));
 """
 _V3 = "ALTER TABLE audit_claims ADD COLUMN self_consistency REAL;"
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+
+
+def _v4_units(db: sqlite3.Connection) -> None:
+    """Version 4: a claim is an evidence unit (`r1omni.audit.claims`: one cue of one modality, clause-level),
+    no longer a sentence. Every stored prediction's claims are re-extracted from its completion. Each old
+    (sentence) claim maps onto the *first cue unit* that overlaps it, or onto the unit that holds it when the
+    sentence has no cue (a conclusion or context sentence); that unit takes the sentence's verdicts,
+    adjudication, log entries, automatic flags, support and self-consistency. Other units start with no
+    verdict, no flag and no support. When two old claims map onto one unit, an annotator's (or the
+    adjudicator's) most recent record is kept there; every record stays in the append-only log, re-indexed.
+    A prediction whose completion yields no unit (no `<think>`) keeps its claims as they are."""
+    from r1omni.audit.claims import extract_claims
+    from r1omni.prompts import DFEW, LABEL_SETS
+
+    db.execute("PRAGMA defer_foreign_keys=ON")  # claims are replaced before the verdicts that point at them
+    preds = db.execute("SELECT id, label_set, completion FROM audit_predictions ORDER BY id").fetchall()
+    for pid, label_set, completion in preds:
+        old = db.execute("SELECT idx, start, \"end\", text, cites, auto_flags, support, self_consistency "
+                         "FROM audit_claims WHERE prediction_id=? ORDER BY idx", (pid,)).fetchall()
+        units = extract_claims(completion, LABEL_SETS.get(str(label_set).lower(), DFEW))
+        if not units or [(u.start, u.end, u.text) for u in units] == [tuple(r[1:4]) for r in old]:
+            continue
+        target: dict[int, int] = {}
+        for idx, start, end, *_ in old:
+            over = [j for j, u in enumerate(units) if u.start < end and u.end > start]
+            if not over:  # outside every unit (should not happen): the unit nearest to it
+                over = [min(range(len(units)), key=lambda j: abs(units[j].start - start))]
+            cues = [j for j in over if units[j].kind == "cue"]
+            target[idx] = cues[0] if cues else over[0]
+        carried = {}
+        for r in old:
+            carried.setdefault(target[r[0]], r)
+        rows = []
+        for j, u in enumerate(units):
+            r = carried.get(j)
+            rows.append((pid, j, u.start, u.end, u.text, _j(list(u.cites)), r[5] if r else "[]",
+                         r[6] if r else None, r[7] if r else None))
+        verdicts = db.execute("SELECT prediction_id, claim_idx, annotator_id, verdict, category, note, created_at, "
+                              "updated_at, version FROM audit_annotations WHERE prediction_id=?", (pid,)).fetchall()
+        keep: dict[tuple, tuple] = {}
+        for v in sorted(verdicts, key=lambda v: (v[7], v[8])):  # later records win
+            keep[(target.get(v[1], v[1]), v[2])] = (v[0], target.get(v[1], v[1]), *v[2:])
+        adj = db.execute("SELECT prediction_id, claim_idx, adjudicator_id, verdict, category, note, created_at, "
+                         "version FROM audit_adjudications WHERE prediction_id=?", (pid,)).fetchall()
+        keep_adj: dict[int, tuple] = {}
+        for a in sorted(adj, key=lambda a: (a[6], a[7])):
+            keep_adj[target.get(a[1], a[1])] = (a[0], target.get(a[1], a[1]), *a[2:])
+        db.execute("DELETE FROM audit_annotations WHERE prediction_id=?", (pid,))
+        db.execute("DELETE FROM audit_adjudications WHERE prediction_id=?", (pid,))
+        db.execute("DELETE FROM audit_claims WHERE prediction_id=?", (pid,))
+        db.executemany("INSERT INTO audit_claims (prediction_id, idx, start, \"end\", text, cites, auto_flags, "
+                       "support, self_consistency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO audit_annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(keep.values()))
+        db.executemany("INSERT INTO audit_adjudications VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(keep_adj.values()))
+        log = db.execute("SELECT id, claim_idx FROM audit_annotation_log WHERE prediction_id=? AND claim_idx IS NOT "
+                         "NULL", (pid,)).fetchall()
+        db.executemany("UPDATE audit_annotation_log SET claim_idx=? WHERE id=?",
+                       [(target.get(c, c), i) for i, c in log])
+        db.execute("UPDATE audit_predictions SET version=version+1 WHERE id=?", (pid,))
+
+
+# Each step is an SQL script or a function of the connection (run inside the step's transaction).
+MIGRATIONS: tuple = (_V1, _V2, _V3, _v4_units)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -134,8 +197,12 @@ def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION, where: str = "
             if schema_version(db) >= version:  # another process migrated meanwhile
                 db.execute("ROLLBACK")
                 continue
-            for stmt in _statements(MIGRATIONS[version - 1]):
-                db.execute(stmt)
+            step = MIGRATIONS[version - 1]
+            if callable(step):
+                step(db)
+            else:
+                for stmt in _statements(step):
+                    db.execute(stmt)
             db.execute("INSERT INTO audit_schema_version VALUES (?)", (version,))
             db.execute("COMMIT")
         except BaseException:

@@ -1,23 +1,34 @@
-"""Contrastive support of reasoning claims: does the cited modality make *this* claim likelier than its
-alternatives?
+"""Contrastive support of reasoning claims: does the cited modality make *this* claim likelier than what the
+model could have said instead, per token?
 
-Shapley support (`flags.py`) asks whether a modality raises a sentence's log-prob over the masked input.
-An emotional voice raises *any* voice-cue sentence over silence, so a false cue of the right modality
-("the voice trembles" for an angry voice) is often supported. Contrastive support compares the claim with
-its counterfactuals: the same modality voicing another emotion (the checkpoint's own phrasings where it
-ships a bank, `counterfactuals.json`; a generic bank otherwise). With `lp(s | x)` the log-prob of sentence
-`s` at the claim's position in the completion under input `x` (`r1omni.continuations`):
+Shapley support (`flags.py`) asks whether a modality raises a claim's log-prob over the masked input. An
+emotional voice raises *any* voice-cue sentence over silence, so a false cue of the right modality is often
+supported. Contrastive support compares the claim with its *counterfactuals*.
 
-    r(x)        = lp(claim | x) - log mean_a exp lp(a | x)          (claim vs its alternatives)
-    contrast_m  = r(x) - r(x with modality m masked)                 (nats)
+Counterfactual sources (`SOURCES`; every claim row names the one it used in `support.contrast_source`):
 
-`contrast_m > 0`: modality m favours the claim over what it could have said instead. A false cue has
-`contrast_m < 0` (the real input favours the true cue among the alternatives); a cue unrelated to m has
-~0. The flag rule that uses it is in `flags.py`.
+- "rewrite" (default, any checkpoint): the claim's own emotion-bearing expressions rewritten for each other
+  label of the label set (`rewrite.py`: "his brows furrowed" -> "his brows shot up"), the rest of the unit
+  kept. The compared *span* runs from the first rewritten expression to the last one; the text before it is
+  the same for every candidate and is the fork point.
+- "bank" (optional): the checkpoint's own phrase bank (`counterfactuals.json` in its folder): the claim's
+  whole text against the bank's sentences of the same modality for every other label; the span is the
+  whole unit. Without a bank file the explanation falls back to "rewrite" and says so.
+- "none: ..." : no contrast test for this claim, and why ("none: nothing to rewrite", "none: negated cue",
+  "none: not a cue", "none: not in the bank", "none: modality not a player").
 
-Banks map (modality, label) to sentences. A claim's own label is read from the bank (exact sentence) or
-from the emotion words it names; alternatives are the bank's sentences for every other label of the label
-set (at most `per_label` each), so no alternative voices the claim's own emotion when it is known.
+Score. With `s(c | x)` the *mean log-prob per token* of candidate span `c` at the claim's position in the
+completion under input `x` (forked from the scoring session's kept KV, `r1omni.continuations`):
+
+    r(x)       = s(claim | x) - log mean_a exp s(a | x)         (nats per token: claim vs its alternatives)
+    contrast_m = r(x) - r(x with modality m masked)              (nats per token)
+
+Per token, so claims and spans of any length are judged on one scale. The tokens *after* the span within
+the unit are not scored: every emotion-bearing word of the unit is rewritten, so what follows is the same
+text under every candidate and its log-prob measures the continuation's fluency, not the modality's
+evidence; scoring it would dilute the span by a tail whose length varies from claim to claim (the length
+effect this score removes). `contrast_m > 0`: modality m favours the claim over its alternatives; a false
+cue has `contrast_m < 0`. The flag rule is in `flags.py`, its thresholds in `calibration.py`.
 """
 
 from __future__ import annotations
@@ -26,29 +37,24 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from r1omni.explain import rewrite as rewrite_lib
 
 BANK_FILE = "counterfactuals.json"
 Bank = Mapping[tuple[str, str], Sequence[str]]
+SOURCES = ("rewrite", "bank")
+REWRITE = "rewrite"
+NOTHING_TO_REWRITE = "none: nothing to rewrite"
+NEGATED = "none: negated cue"
+NOT_A_CUE = "none: not a cue"
+NOT_IN_BANK = "none: not in the bank"
+NOT_A_PLAYER = "none: modality not a player"
 
-# A generic bank (our own short sentences) for checkpoints that ship none: one visual and one audio cue
-# description per emotion, in the plain register of R1-Omni-style reasoning.
-GENERIC_BANK: dict[tuple[str, str], tuple[str, ...]] = {
-    ("video", "neutral"): ("The face stays relaxed.", "The expression is calm and still."),
-    ("video", "happy"): ("The person smiles broadly.", "The corners of the mouth lift into a smile."),
-    ("video", "surprise"): ("The eyebrows shoot up and the eyes open wide.", "The mouth drops open."),
-    ("video", "angry"): ("The brows are drawn down in a frown.", "The eyes glare and the jaw is clenched."),
-    ("video", "disgust"): ("The nose wrinkles and the upper lip curls.", "The face twists in a sneer."),
-    ("video", "sad"): ("The corners of the mouth turn down.", "The eyes look downcast."),
-    ("video", "fear"): ("The eyes are wide and the mouth is stretched.", "The face looks tense and afraid."),
-    ("audio", "neutral"): ("The voice stays calm and even.", "The tone is flat and steady."),
-    ("audio", "happy"): ("The voice sounds bright and cheerful.", "The tone is warm and lively."),
-    ("audio", "surprise"): ("The pitch jumps up sharply.", "The voice rises in an astonished tone."),
-    ("audio", "angry"): ("The voice is loud and harsh.", "The tone is forceful and sharp."),
-    ("audio", "disgust"): ("The voice sounds scornful.", "The tone is low and contemptuous."),
-    ("audio", "sad"): ("The voice is slow and quiet.", "The tone is low and heavy."),
-    ("audio", "fear"): ("The voice trembles.", "The speech is rushed and shaky."),
-}
+
+def bank_source(folder_name: str = BANK_FILE) -> str:
+    return f"bank: {folder_name}"
 
 
 def normalise(sentence: str) -> str:
@@ -58,15 +64,14 @@ def normalise(sentence: str) -> str:
     return " ".join(text.split()).rstrip(".!? ")
 
 
-def load_bank(folder: str | Path | None) -> tuple[Bank, str]:
-    """The checkpoint's own bank (`counterfactuals.json` in its folder) or the generic one; and its source."""
+def load_bank(folder: str | Path | None) -> Bank | None:
+    """The checkpoint's own bank (`counterfactuals.json` in its folder), or None."""
     if folder is not None:
         path = Path(folder) / BANK_FILE
         if path.is_file():
             raw = json.loads(path.read_text())
-            bank = {(m, lab): tuple(s) for m, by_label in raw.items() for lab, s in by_label.items()}
-            return bank, BANK_FILE
-    return GENERIC_BANK, "generic"
+            return {(m, lab): tuple(s) for m, by_label in raw.items() for lab, s in by_label.items()}
+    return None
 
 
 def bank_to_json(bank: Bank) -> str:
@@ -77,12 +82,16 @@ def bank_to_json(bank: Bank) -> str:
     return json.dumps(out, indent=1, sort_keys=True) + "\n"
 
 
-def claim_label(text: str, modality: str, bank: Bank, emotions: Sequence[str]) -> str | None:
-    """The emotion a cue claim voices: the bank's label for this exact sentence, else the first emotion word."""
+def claim_label(text: str, modality: str, bank: Bank | None, emotions: Sequence[str]) -> str | None:
+    """The emotion a cue claim voices: the bank's label for this exact sentence, else its first rewritable
+    expression's label, else the first emotion word it names."""
     key = normalise(text)
-    for (m, lab), sentences in bank.items():
+    for (m, lab), sentences in (bank or {}).items():
         if m == modality and any(normalise(s) == key for s in sentences):
             return lab
+    own = rewrite_lib.rewrite_claim(text, (modality,), tuple(rewrite_lib.FINE)).own
+    if own:
+        return rewrite_lib.COARSE.get(own[0], own[0])
     return emotions[0] if emotions else None
 
 
@@ -94,9 +103,9 @@ def _styled(alt: str, like: str) -> str:
     return body + end
 
 
-def alternatives(text: str, modality: str, own_label: str | None, labels: Sequence[str], bank: Bank,
-                 per_label: int = 2) -> list[str]:
-    """Counterfactual sentences for a claim: the bank's phrasings of `modality` for every other label."""
+def bank_alternatives(text: str, modality: str, own_label: str | None, labels: Sequence[str], bank: Bank,
+                      per_label: int = 2) -> list[str]:
+    """The bank's sentences of `modality` for every label other than the claim's own, in the claim's style."""
     key = normalise(text)
     out = []
     for lab in labels:
@@ -108,9 +117,57 @@ def alternatives(text: str, modality: str, own_label: str | None, labels: Sequen
     return out
 
 
-def relative(claim_lp: float, alt_lps: Sequence[float]) -> float:
-    """lp(claim) - log mean exp lp(alternatives)."""
-    if not alt_lps:
+@dataclass(frozen=True)
+class Plan:
+    """One claim's counterfactual test for one cited modality: candidates[0] is the claim's own span
+    `completion[start:end]`, the others its alternatives; `source` says where they came from (a "none: ..."
+    source has no candidates)."""
+
+    source: str
+    start: int = 0
+    end: int = 0
+    candidates: tuple[str, ...] = ()
+    own: tuple[str, ...] = ()
+
+    @property
+    def testable(self) -> bool:
+        return len(self.candidates) > 1
+
+
+def _is_cue(claim) -> bool:
+    kind = getattr(claim, "kind", None)
+    return bool(claim.cites) if kind is None else kind == "cue"
+
+
+def plan(claim, modality: str, labels: tuple[str, ...], *, source: str = REWRITE, bank: Bank | None = None,
+         bank_name: str = BANK_FILE, per_label: int = 2) -> Plan:
+    """The counterfactual test of `claim` (an `r1omni.audit.claims.Claim`) for its cited `modality`."""
+    if not _is_cue(claim):
+        return Plan(NOT_A_CUE)
+    if getattr(claim, "negated", False):
+        return Plan(NEGATED)  # "he did not smile": its rewrites would assert the opposite polarity
+    if source == "bank" and bank is not None:
+        own = claim_label(claim.text, modality, bank, claim.emotions)
+        alts = bank_alternatives(claim.text, modality, own, labels, bank, per_label) if own else []
+        if not alts:
+            return Plan(NOT_IN_BANK)
+        return Plan(bank_source(bank_name), claim.start, claim.end, (claim.text, *alts), (own,) if own else ())
+    r = rewrite_lib.rewrite_claim(claim.text, (modality,), labels, per_label)
+    if r.empty:
+        return Plan(NOTHING_TO_REWRITE, own=r.own)
+    a, z = r.span
+    alts = [x for lab in labels for x in r.alternatives.get(lab, ())]
+    return Plan(REWRITE, claim.start + a, claim.start + z, (claim.text[a:z], *alts), r.own)
+
+
+def relative(claim_score: float, alt_scores: Sequence[float]) -> float:
+    """s(claim) - log mean exp s(alternatives)."""
+    if not alt_scores:
         return 0.0
-    top = max(alt_lps)
-    return claim_lp - (top + math.log(sum(math.exp(a - top) for a in alt_lps) / len(alt_lps)))
+    top = max(alt_scores)
+    return claim_score - (top + math.log(sum(math.exp(a - top) for a in alt_scores) / len(alt_scores)))
+
+
+def per_token(sums: Sequence[float], lengths: Sequence[int]) -> list[float]:
+    """Summed log-probs -> mean log-prob per token."""
+    return [s / max(1, n) for s, n in zip(sums, lengths, strict=True)]

@@ -58,10 +58,12 @@ class ExplainParams:
     temporal: str = "both"
     cache: bool = True
     contrastive: bool = True
+    counterfactuals: str = contrast_lib.REWRITE  # "rewrite" | "bank" (contrast.py)
     alternatives_per_label: int = 2
     self_consistency: int = 0
     consistency_max_new_tokens: int = 256
-    thresholds: flag_lib.FlagThresholds = field(default_factory=flag_lib.FlagThresholds)
+    thresholds: flag_lib.FlagThresholds | None = None  # None: the checkpoint's calibration, else the defaults
+    threshold_source: str = "default"  # set by explain(): "calibration" | "caller" | "default"
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -75,12 +77,15 @@ class ExplainParams:
             raise UsageError(f"unknown audio occlusion '{self.audio_occlusion}'; choose one of: "
                              f"{', '.join(temporal.AUDIO_OCCLUSIONS)}")
         get_label_set(self.label_set)
+        if self.counterfactuals not in contrast_lib.SOURCES:
+            raise UsageError(f"unknown counterfactual source '{self.counterfactuals}'; choose one of: "
+                             f"{', '.join(contrast_lib.SOURCES)}")
         if self.self_consistency < 0 or self.alternatives_per_label < 1:
             raise UsageError("self_consistency must be >= 0 and alternatives_per_label >= 1")
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "thresholds"}
-        t = self.thresholds
+        t = self.thresholds or flag_lib.FlagThresholds()
         return d | {"unsupported_abs_eps": t.abs_eps, "unsupported_rel": t.rel,
                     "unsupported_token_eps": t.token_eps, "unsupported_neutral_eps": t.neutral_eps,
                     "contrast_eps": t.contrast_eps, "relative_eps": t.relative_eps,
@@ -125,7 +130,13 @@ def explain(
     `truth` gives synthetic manifest rows to check cues ("cue not present"). Extra `options` are
     `ExplainParams` fields (target, forward_batch_size, audio_window_s, max_audio_windows, thresholds).
     """
+    from dataclasses import replace
+
+    from r1omni.explain import calibration
+
     params = ExplainParams(mode, label_set, question, do_sample, max_new_tokens, batch_size, **options)
+    thresholds, source, cal_notice = calibration.resolve_thresholds(pipe, params.thresholds)
+    params = replace(params, thresholds=thresholds, threshold_source=source)
     if completions is not None and len(completions) != len(clips):
         raise UsageError(f"{len(completions)} completions for {len(clips)} clips; give one per clip")
     results: list = [None] * len(clips)
@@ -138,6 +149,8 @@ def explain(
         batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice)
         for i, r in zip(chunk, batch, strict=True):
             results[i] = r
+            if cal_notice and hasattr(r, "notices"):
+                r.notices.append(cal_notice)
         session.forget_clips()
     return results
 
@@ -183,7 +196,7 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
                 keep[job.slots[job.coalition_media[key]]] = True
     logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size, keep=keep) if jobs else []
     t_tf = time.perf_counter()
-    contrasts = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else {}
+    contrasts, sources = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else ({}, {})
     t_con = time.perf_counter()
     consistency = _consistency(pipe, jobs, params) if jobs and params.self_consistency else {}
     n = max(1, len(jobs))
@@ -193,7 +206,8 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
         t0 = time.perf_counter()
         row = None if rows is None else rows[job.index]
         out[job.index] = _assemble(pipe, job, [logps[s] for s in job.slots], row, params, gate, gate_notice, shared,
-                                   contrasts.get(job.index, {}), consistency.get(job.index, {}))
+                                   contrasts.get(job.index, {}), consistency.get(job.index, {}),
+                                   sources.get(job.index, {}))
         out[job.index].timings_ms["assemble"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
 
@@ -252,7 +266,7 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
 
 
 def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gate_notice, shared,
-              contrasts: dict, consistency: dict) -> Explanation:
+              contrasts: dict, consistency: dict, sources: dict | None = None) -> Explanation:
     m = job.media
     values = {k: logps[job.coalition_media[k]] for k in shapley.COALITIONS}  # per-token log-probs (n,)
     phi_tok = shapley.shapley2(values, job.players)  # modality -> (n,)
@@ -273,18 +287,24 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
                                      base=no_video, n=n_frames)
         segments = temporal.audio_rows(full, [float(t[target_idx].sum()) for t in logps[k:]], job.windows,
                                        base=no_audio)
-    claims = _claims(job, phi_tok, offsets, row, params.thresholds, contrasts)
+    claims = _claims(job, phi_tok, offsets, row, params.thresholds, contrasts, sources or {},
+                     params.contrastive)
     for k, c in enumerate(claims):
         c["consistency"] = consistency.get(k)
     notices = list(job.prediction.get("notices", [])) + target_notices + _modality_notices(m)
     if gate_notice:
         notices.append(gate_notice)
+    used = counterfactual_source(pipe, params) if params.contrastive else "off"
+    if params.contrastive and params.counterfactuals == "bank" and used == contrast_lib.REWRITE:
+        notices.append(f"no {contrast_lib.BANK_FILE} with this checkpoint: counterfactuals are rewrites of the "
+                       "claims themselves")
     timings = {k: round(v, 2) for k, v in shared.items()} | {"variants": len(logps)}
     return Explanation(
         clip=m.clip, checkpoint=pipe.display_name, prediction=job.prediction, modality=modality, gate=gate,
         frames=frames, audio_segments=segments, tokens=_token_rows(job.text, offsets, values["both"], phi_tok,
                                                                    job.players),
-        claims=claims, timings_ms=timings, notices=notices, params=params.to_dict(),
+        claims=claims, timings_ms=timings, notices=notices,
+        params=params.to_dict() | {"counterfactual_source": used},
     )
 
 
@@ -342,7 +362,8 @@ def _token_rows(text, offsets, logp, phi_tok, players) -> list[dict]:
     return rows
 
 
-def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict) -> list[dict]:
+def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict, sources: dict,
+            contrastive: bool = True) -> list[dict]:
     m = job.media
     absent = [p for p, has in (("video", m.has_video), ("audio", m.has_audio)) if not has]
     masked = [p for p in ("video", "audio") if getattr(m, f"{p}_masked") and p not in absent]
@@ -357,7 +378,8 @@ def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict) -> li
         con = contrasts.get(k)
         flags = flag_lib.claim_flags(claim, phi, absent=absent, masked=masked, answer_label=answer_label,
                                      cue_false=cue_false, thresholds=thresholds, min_token_phi=lows, contrast=con)
-        out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags, contrast=con))
+        src = sources.get(k) if contrastive else "none: contrastive support off"
+        out.append(flag_lib.claim_row(claim, phi, shapley.shares(phi), flags, contrast=con, contrast_source=src))
     return out
 
 
@@ -372,7 +394,7 @@ def _claim_keys(claim, bank) -> set:
 
 def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, float]]:
     """job index -> claim index -> share of `self_consistency` sampled reasonings that make the same claim."""
-    bank = _bank(pipe)
+    bank = _bank(pipe) if params.counterfactuals == "bank" else None
     labels = get_label_set(params.label_set)
     n = params.self_consistency
     media = [j.media for j in jobs for _ in range(n)]
@@ -390,51 +412,76 @@ def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dic
     return out
 
 
-_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> its counterfactual bank
+_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> its counterfactual bank or None
 
 
 def _bank(pipe):
-    """The checkpoint's counterfactual bank (`contrast.load_bank`), read once per pipeline."""
+    """The checkpoint's own counterfactual bank (`contrast.load_bank`) or None, read once per pipeline."""
     from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
 
     if pipe not in _BANKS:
         folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
-        _BANKS[pipe] = contrast_lib.load_bank(folder)[0]
+        try:
+            _BANKS[pipe] = contrast_lib.load_bank(folder)
+        except (OSError, ValueError) as err:
+            logger.warning("counterfactual bank unreadable: %s", err)
+            _BANKS[pipe] = None
     return _BANKS[pipe]
 
 
-def _contrast(pipe, session, jobs: list[_Job], params: ExplainParams) -> dict[int, dict[int, dict[str, float]]]:
-    """job index -> claim index -> {modality: contrastive support} (`contrast.py`), all jobs in one call, scored
-    by the session that holds the clips' towers and the coalitions' KV."""
-    from r1omni.continuations import continuation_logprobs
+def counterfactual_source(pipe, params: ExplainParams) -> str:
+    """The counterfactual source an explanation uses: "rewrite", or "bank: counterfactuals.json" when asked
+    for and the checkpoint ships one."""
+    if params.counterfactuals == "bank" and _bank(pipe) is not None:
+        return contrast_lib.bank_source()
+    return contrast_lib.REWRITE
 
-    bank = _bank(pipe)
+
+def _contrast(pipe, session, jobs: list[_Job], params: ExplainParams) -> tuple[dict, dict]:
+    """(job index -> claim index -> {modality: contrastive support}, job index -> claim index -> source), all
+    jobs in one fork call of the session that holds the clips' towers and the coalitions' KV (`contrast.py`).
+    Scores are mean log-probs per token of each candidate span."""
+    from r1omni.continuations import fork_point
+
+    source = "bank" if counterfactual_source(pipe, params) != contrast_lib.REWRITE else contrast_lib.REWRITE
+    bank = _bank(pipe) if source == "bank" else None
     labels = get_label_set(params.label_set)
-    media, prefixes, cands, keys = [], [], [], []
+    media, prefixes, cands, lengths, keys = [], [], [], [], []
+    sources: dict[int, dict[int, str]] = {}
     for job in jobs:
         masked_by = {p: pipe.mask(job.media, video=p == "video", audio=p == "audio") for p in job.players}
         for k, claim in enumerate(job.claims):
+            used = []
             for m in claim.cites:
                 if m not in masked_by:
+                    used.append(contrast_lib.NOT_A_PLAYER)
                     continue
-                own = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
-                alts = contrast_lib.alternatives(claim.text, m, own, labels, bank, params.alternatives_per_label)
-                if not alts:
+                pl = contrast_lib.plan(claim, m, labels, source=source, bank=bank,
+                                       per_label=params.alternatives_per_label)
+                used.append(pl.source)
+                if not pl.testable:
                     continue
+                shared, owns = fork_point(pipe.tokenizer, job.text[: pl.start], list(pl.candidates))
                 for variant, x in (("real", job.media), ("masked", masked_by[m])):
                     media.append(x)
-                    prefixes.append(job.text[: claim.start])
-                    cands.append([claim.text, *alts])
+                    prefixes.append(shared)
+                    cands.append(owns)
+                    lengths.append([len(o) for o in owns])
                     keys.append((job.index, k, m, variant))
-    scores = continuation_logprobs(pipe, media, prefixes, cands, params.question,
-                                   batch_size=params.forward_batch_size, session=session) if media else []
-    rel: dict[tuple, float] = {key: contrast_lib.relative(s[0], s[1:]) for key, s in zip(keys, scores, strict=True)}
+            if not claim.cites:
+                used.append(contrast_lib.NOT_A_CUE)
+            sources.setdefault(job.index, {})[k] = "; ".join(dict.fromkeys(used))
+    sums = session.fork_logprobs(media, prefixes, cands, batch_size=params.forward_batch_size) if media else []
+    rel: dict[tuple, float] = {}
+    for key, s, n in zip(keys, sums, lengths, strict=True):
+        tok = contrast_lib.per_token(s, n)
+        rel[key] = contrast_lib.relative(tok[0], tok[1:])
     out: dict[int, dict[int, dict[str, dict[str, float]]]] = {}
     for (j, k, m, variant), r in rel.items():
         if variant == "real":
             out.setdefault(j, {}).setdefault(k, {})[m] = {"contrast": r - rel[(j, k, m, "masked")], "relative": r,
                                                           "relative_masked": rel[(j, k, m, "masked")]}
-    return out
+    return out, sources
 
 
 def _cue_false(sentence: str, row) -> bool:

@@ -2,6 +2,7 @@
 the flag rule, and (demo checkpoint, real synthetic clips) planted false cue claims get flagged."""
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from r1omni.audit.claims import extract_claims
 from r1omni.continuations import continuation_logprobs, fork_point
 from r1omni.explain import contrast
 from r1omni.explain.flags import FlagThresholds, claim_flags
+from r1omni.prompts import DFEW
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "assets" / "examples"
@@ -39,29 +41,103 @@ def test_forked_scores_equal_plain_teacher_forcing(tiny_pipe, make_clip):
             assert s == pytest.approx(ref, abs=1e-4)
 
 
-def test_alternatives_never_voice_the_claims_own_label():
-    bank = contrast.GENERIC_BANK
+BANK = {("audio", "happy"): ("The voice sounds bright and cheerful.",),
+        ("audio", "sad"): ("The voice is slow and quiet.",),
+        ("audio", "neutral"): ("The voice stays calm and even.",),
+        ("audio", "angry"): ("The voice is loud and harsh.",)}
+
+
+def test_bank_alternatives_never_voice_the_claims_own_label():
     labels = ("happy", "sad", "neutral", "angry")
-    own = contrast.claim_label("The voice sounds bright and cheerful.", "audio", bank, ())
+    own = contrast.claim_label("The voice sounds bright and cheerful.", "audio", BANK, ())
     assert own == "happy"
-    alts = contrast.alternatives("The voice sounds bright and cheerful.", "audio", own, labels, bank, per_label=1)
+    alts = contrast.bank_alternatives("The voice sounds bright and cheerful.", "audio", own, labels, BANK)
     assert alts == ["The voice is slow and quiet.", "The voice stays calm and even.", "The voice is loud and harsh."]
-    # a sentence outside the bank: its label from the emotion words; the style follows the claim
-    alts = contrast.alternatives("her voice sounds sad", "audio", "sad", labels, bank, per_label=1)
+    # a sentence outside the bank: its label from its own expressions; the style follows the claim
+    assert contrast.claim_label("her voice sounds sad", "audio", BANK, ()) == "sad"
+    alts = contrast.bank_alternatives("her voice sounds sad", "audio", "sad", labels, BANK)
     assert "the voice is slow and quiet" not in alts and alts[0] == "the voice sounds bright and cheerful"
+
+
+def test_plan_names_its_source():
+    text = "<think>Her voice sounds sad. He did not smile. So, sad.</think><answer>sad</answer>"
+    voice, negated, conclusion = extract_claims(text)
+    assert contrast.plan(voice, "audio", DFEW).source == "rewrite"
+    banked = contrast.plan(voice, "audio", DFEW, source="bank", bank=BANK)
+    assert banked.source == "bank: counterfactuals.json" and banked.candidates[0] == voice.text
+    assert contrast.plan(conclusion, "audio", DFEW).source == contrast.NOT_A_CUE
+    nobank = contrast.plan(extract_claims("<think>His brows furrowed.</think>")[0], "video", DFEW, source="bank",
+                           bank=BANK)
+    assert nobank.source == contrast.NOT_IN_BANK and not nobank.testable
+    # the claim parser's Claim carries `negated`: a negated cue gets no contrast test
+    neg = dataclasses.replace(voice, negated=True) if "negated" in {f.name for f in dataclasses.fields(voice)} \
+        else type("C", (), {"text": voice.text, "start": voice.start, "end": voice.end, "cites": ("audio",),
+                            "emotions": ("sad",), "kind": "cue", "negated": True})()
+    assert contrast.plan(neg, "audio", DFEW).source == contrast.NEGATED
 
 
 def test_relative_is_claim_minus_log_mean_exp():
     assert contrast.relative(-1.0, [-1.0, -1.0]) == pytest.approx(0.0)
     assert contrast.relative(0.0, [math.log(0.5), math.log(1.5)]) == pytest.approx(0.0)
     assert contrast.relative(-2.0, []) == 0.0
+    assert contrast.per_token([-6.0, -3.0], [3, 1]) == [-2.0, -3.0]
 
 
 def test_bank_round_trip(tmp_path):
-    (tmp_path / contrast.BANK_FILE).write_text(contrast.bank_to_json(contrast.GENERIC_BANK))
-    bank, source = contrast.load_bank(tmp_path)
-    assert source == contrast.BANK_FILE and bank == contrast.GENERIC_BANK
-    assert contrast.load_bank(tmp_path / "nowhere")[1] == "generic"
+    (tmp_path / contrast.BANK_FILE).write_text(contrast.bank_to_json(BANK))
+    assert contrast.load_bank(tmp_path) == BANK
+    assert contrast.load_bank(tmp_path / "nowhere") is None
+
+
+def _span_scores(pipe, media, text, pl):
+    """Reference: mean log-prob per token of each candidate span by plain teacher forcing."""
+    shared, owns = fork_point(pipe.tokenizer, text[: pl.start], list(pl.candidates))
+    return [float(pipe.token_logprobs([media], [shared + own])[0][len(shared):].mean()) for own in owns]
+
+
+def test_contrast_is_per_token_over_the_rewritten_span(tiny_pipe, make_clip):
+    """The contrast equals its definition computed by plain teacher forcing, and a long tail after the span
+    (the same words under every candidate) leaves it unchanged: long and short claims on one scale."""
+    from r1omni.explain import explain
+
+    clip = make_clip(seed=3)
+    short = "<think>The face is blank. Her voice sounds happy.</think><answer>happy</answer>"
+    long = ("<think>The face is blank. Her voice sounds happy, and it keeps that quality through every one of the "
+            "many words she says in this rather long scene.</think><answer>happy</answer>")
+    got = explain(tiny_pipe, [clip, clip], mode="fast", completions=[short, long])
+    rows = [next(c for c in e.claims if c["text"].startswith("Her voice")) for e in got]
+    assert rows[0]["support"]["contrast_source"] == rows[1]["support"]["contrast_source"] == "rewrite"
+    for key in ("contrastive", "relative", "relative_masked"):
+        assert rows[0]["support"][key]["audio"] == pytest.approx(rows[1]["support"][key]["audio"], abs=2e-4)
+    claim = extract_claims(short)[1]
+    pl = contrast.plan(claim, "audio", DFEW)
+    media = tiny_pipe.encode(clip)
+    real = _span_scores(tiny_pipe, media, short, pl)
+    masked = _span_scores(tiny_pipe, tiny_pipe.mask(media, audio=True), short, pl)
+    r, r_m = contrast.relative(real[0], real[1:]), contrast.relative(masked[0], masked[1:])
+    assert rows[0]["support"]["relative"]["audio"] == pytest.approx(r, abs=2e-4)
+    assert rows[0]["support"]["contrastive"]["audio"] == pytest.approx(r - r_m, abs=2e-4)
+    assert got[0].claims[0]["support"]["contrast_source"] == "none: nothing to rewrite" or \
+        got[0].claims[0]["support"]["contrastive"]  # "blank" is a face word: rewritten or said why not
+
+
+def test_cached_contrast_equals_uncached(tiny_pipe, make_clip):
+    from r1omni.explain import explain
+
+    text = ("<think>His brows furrowed and his eyes narrowed. His voice is loud and harsh. So, anger.</think>"
+            "<answer>angry</answer>")
+    clip = make_clip(seed=4)
+    (a,) = explain(tiny_pipe, [clip], mode="fast", completions=[text])
+    (b,) = explain(tiny_pipe, [clip], mode="fast", completions=[text], cache=False)
+    tested = 0
+    for x, y in zip(a.claims, b.claims, strict=True):
+        assert x["support"]["contrast_source"] == y["support"]["contrast_source"]
+        for key in ("contrastive", "relative", "relative_masked"):
+            assert x["support"][key].keys() == y["support"][key].keys()
+            for m in x["support"][key]:
+                tested += 1
+                assert x["support"][key][m] == pytest.approx(y["support"][key][m], abs=2e-4)
+    assert tested >= 6
 
 
 def _claim(sentence):
@@ -71,11 +147,11 @@ def _claim(sentence):
 @pytest.mark.parametrize(
     ("sentence", "con", "expected"),
     [
-        ("The voice trembles.", {"contrast": 6.0, "relative": 2.0}, []),
-        ("The voice trembles.", {"contrast": 2.0, "relative": 2.0}, ["unsupported"]),  # modality adds too little
-        ("The voice trembles.", {"contrast": 9.0, "relative": -1.0}, ["unsupported"]),  # an alternative is likelier
-        ("The voice stays calm and even.", {"contrast": -2.0, "relative": -3.0}, []),  # neutral: only if contradicted
-        ("The voice stays calm and even.", {"contrast": -6.0, "relative": 1.0}, ["unsupported"]),
+        ("The voice trembles.", {"contrast": 0.6, "relative": 0.2}, []),
+        ("The voice trembles.", {"contrast": -0.2, "relative": 0.2}, ["unsupported"]),  # the modality is against it
+        ("The voice trembles.", {"contrast": 0.9, "relative": -0.1}, ["unsupported"]),  # an alternative is likelier
+        ("The voice stays calm and even.", {"contrast": -0.2, "relative": -0.3}, []),  # neutral: only if contradicted
+        ("The voice stays calm and even.", {"contrast": -0.6, "relative": 0.1}, ["unsupported"]),
     ],
 )
 def test_contrastive_rule(sentence, con, expected):

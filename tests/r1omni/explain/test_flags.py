@@ -32,14 +32,40 @@ def test_claim_flags(sentence, phi, kw, expected):
 
 
 def test_thresholds_are_configurable_and_order_is_stable():
-    c = _claim("The voice trembles and the face looks angry.")
-    flags = claim_flags(c, {"video": 0.0, "audio": 0.0}, absent=["audio"], answer_label="fear", cue_false=True,
+    units = extract_claims("<think>The voice trembles and the face looks angry.</think>")
+    assert [u.cites for u in units] == [("audio",), ("video",)]  # two evidence units
+    c = units[1]
+    flags = claim_flags(c, {"video": 0.0, "audio": 0.0}, absent=["video"], answer_label="fear", cue_false=True,
                         thresholds=FlagThresholds(abs_eps=0.0, rel=0.0))
     assert flags == ["cites absent modality", "cue not present", "contradicts answer"]
     assert flags == [f for f in FLAG_ORDER if f in flags]
     assert claim_flags(c, {"video": 0.3, "audio": 0.3}, answer_label="fear", thresholds=FlagThresholds(abs_eps=0.5)) == [
         "contradicts answer", "unsupported"]
     assert claim_flags(c, {"video": 0.3, "audio": 0.3}, answer_label="fear") == ["contradicts answer"]
+    assert claim_flags(units[0], {"video": 0.3, "audio": 0.3}, answer_label="fear") == []
+
+
+def test_conclusion_and_context_units_get_no_support_test():
+    text = ("<think>Her eyes widen. She seems nervous. Therefore, her emotional state is astonishment and "
+            "happiness.</think><answer>surprise</answer>")
+    cue, context, conclusion = extract_claims(text)
+    assert (cue.kind, context.kind, conclusion.kind) == ("cue", "context", "conclusion")
+    low = {"video": -3.0, "audio": -3.0}
+    strict = FlagThresholds(abs_eps=5.0)
+    assert claim_flags(cue, low, thresholds=strict) == ["unsupported"]
+    assert claim_flags(conclusion, low, answer_label="surprise", thresholds=strict) == []  # names the answer
+    assert claim_flags(conclusion, low, answer_label="fear", thresholds=strict) == ["contradicts answer"]
+    assert claim_flags(context, low, answer_label="surprise", thresholds=strict) == ["contradicts answer"]
+    assert claim_flags(context, low, answer_label="fear", thresholds=strict) == []
+
+
+def test_emotional_cues_are_not_judged_as_neutral_states():
+    """'even louder', 'still crying', 'a high level' are emotional cues: the lenient neutral rule (phi >= -1)
+    must not apply to them."""
+    phi = {"video": 0.0, "audio": 0.02}  # the audio barely backs them
+    for s in ("His voice becomes even louder.", "She is still crying.", "The pitch rises to a high level."):
+        assert claim_flags(_claim(s), phi) == ["unsupported"], s
+    assert claim_flags(_claim("The voice stays calm and even."), phi) == []
 
 
 def test_claim_row_shape():
@@ -47,6 +73,12 @@ def test_claim_row_shape():
     row = claim_row(c, {"video": 0.25, "audio": 0.75}, {"video": 0.25, "audio": 0.75}, ["unsupported"])
     assert row["flag"] == "unsupported" and row["support"]["cited"] == {"audio": 0.75}
     assert (row["start"], row["end"], row["cites"]) == (7, 26, ["audio"])
+    assert (row["kind"], row["cue"], row["hedged"], row["conceded"], row["negated"]) == (
+        "cue", "voice", False, False, False)
+    hedged = claim_row(_claim("Although he smiled, it may not be joy."), {"video": 0.1, "audio": 0.0},
+                       {"video": 1.0, "audio": 0.0}, [])
+    assert (hedged["kind"], hedged["cue"], hedged["hedged"], hedged["conceded"], hedged["negated"]) == (
+        "cue", "mouth", True, True, False)  # the cue itself (the smile) is not negated
 
 
 def test_neutral_claims_are_judged_only_on_contradiction():
