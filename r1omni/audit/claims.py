@@ -75,14 +75,16 @@ def _words(*forms: str) -> str:
 
 _CUES: list[tuple[str, str, str, bool | None]] = [
     # --- text: on-screen text and subtitles
-    (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text",
+    (_words(r"subtitles?", r"subtitled", r"captions?", r"captioned", r"on-screen", r"onscreen", r"text(?! messages?)",
             r"banner", r"signboard", r"headline", r"slide", r"title card"),
      "text", "subtitle", True),
     (r"\b(?:screen|monitor|display|sign|poster|board|card|note|notice|label|placard|messages?|notification)\b"
      r"[^.;]{0,40}?\b(?:reads|read|says|shows|displays|flashes|flash|spells|pops up|appears)\b", "text", "subtitle",
      True),
-    (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed)\b[^.;]{0,20}?"
-     r"\b(?:on|across|at) (?:the )?(?:screen|sign|wall|board|top|bottom)", "text", "subtitle", True),
+    (r"\bwords?\b[^.;]{0,60}?\b(?:appears?|appeared|displayed|shown|written|printed|flash(?:es|ed)?|pops? up|"
+     r"popped up|scroll(?:s|ed))\b[^.;]{0,20}?"
+     r"\b(?:on|across|at) (?:the |a )?(?:[\w-]+ ){0,2}(?:screen|sign|wall|board|top|bottom)",
+     "text", "subtitle", True),
     # --- audio
     (r"\bin the (?:audio|soundtrack|recording)\b", "audio", "voice", True),
     (_words(r"voices?", r"voiced", r"vocal(?:ly)?"), "audio", "voice", True),
@@ -99,7 +101,10 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
     (_words(r"breath", r"breathing", r"breathes"), "audio", "sigh", False),
     (_words(r"cry", r"cries", r"cried", r"crying", r"sobs?", r"sobbed", r"sobbing", r"weeps?", r"weeping",
             r"wept", r"whimpers?", r"whimpered", r"whimpering", r"wails?", r"wailed", r"wailing", r"sniffles?",
-            r"sniffling", r"sniff(?:s|ed|ing)?", r"sniffl(?:e|es|ed|ing)"), "audio", "crying", True),
+            r"sniffling", r"sniffl(?:e|es|ed|ing)"), "audio", "crying", True),
+    (_words(r"sniff(?:s|ed|ing)?"), "audio", "crying", False),
+    (r"\blet(?:s|ting)? out (?:a|an) (?:[\w-]+ )?(?:breath|sigh|cry|scream|laugh|groan|moan|gasp|sob|yelp|shriek|"
+     r"whimper|sound|noise|howl|wail|grunt|squeal)\b", "audio", "sigh", True),
     (_words(r"laughs?", r"laughed", r"laughing", r"laughter", r"giggles?", r"giggled", r"giggling",
             r"chuckles?", r"chuckled", r"chuckling"), "audio", "laughter", True),
     (_words(r"says", r"said", r"saying", r"say", r"speaks?", r"spoke", r"spoken", r"speaking", r"speech",
@@ -112,18 +117,28 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"remarked", r"complains?", r"complained", r"insists?", r"insisted", r"admits?", r"admitted",
             r"promises?", r"promised", r"thanks", r"thanked", r"sings?", r"sang", r"singing", r"hums?",
             r"snap(?:s|ped|ping)? at", r"barks? at", r"barked at", r"retorts?", r"retorted", r"hiss(?:es|ed|ing)?",
-            r"growls?", r"growled", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
+            r"growls?", r"growled", r"growling", r"roars?", r"roared", r"whines?", r"whined", r"pleads?", r"pleaded",
             r"begs?", r"begged", r"scoffs?", r"scoffed", r"snorts?", r"snorted", r"articulation", r"accent",
-            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat", r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
-            r"squeals?", r"squealed", r"squealing", r"gags?", r"gagged", r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
+            r"clear(?:s|ed|ing)? (?:his|her|their|the) throat",
+            r"stumbl(?:es|ed|ing) over (?:his|her|their|the) words",
+            r"squeals?", r"squealed", r"squealing", r"reports", r"reported", r"announces?", r"announced",
+            r"declares?", r"declared", r"states", r"stated", r"describes", r"described", r"gags?", r"gagged",
+            r"gagging", r"deliver(?:s|ed|ing)", r"howls?", r"howled", r"cheers", r"cheered", r"cheering",
             r"humming", r"recording", r"audio"), "audio", "speech content", True),
     (_words(r"sounds?", r"sounded", r"noises?", r"music", r"footsteps", r"thunder", r"crash", r"bang",
-            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings"),
+            r"heard", r"hears?", r"hearing", r"audible", r"audibly", r"silence", r"silent", r"ringing", r"rings",
+            r"creak(?:s|ed|ing|y)?", r"thud(?:s|ded|ding)?", r"knock(?:s|ed|ing)?", r"beep(?:s|ed|ing)?",
+            r"buzz(?:es|ed|ing)?", r"honk(?:s|ed|ing)?", r"whistles", r"whistled", r"whistling",
+            r"rattl(?:e|es|ed|ing)",
+            r"click(?:s|ed|ing)?", r"crackl(?:e|es|ed|ing)", r"explosions?", r"gunshots?", r"sirens?", r"doorbell",
+            r"ringtone", r"echo(?:es|ed|ing)?"),
      "audio", "sound", True),
     (_words(r"loud", r"louder", r"loudly", r"quiet", r"quieter", r"quietly", r"softly", r"soft-spoken",
             r"monotone", r"monotonous"), "audio", "volume", False),
     (_words(r"words?"), "audio", "speech content", False),
     (_words(r"pauses?", r"paused", r"rhythm", r"rhythmic"), "audio", "pace", False),
+    (_words(r"snaps", r"snapped", r"cracks", r"cracked", r"crashes", r"crashed"),
+     "audio", "sound", False),
     (_words(r"faster", r"slower", r"quickly", r"rapidly", r"hurriedly", r"slowly"), "audio", "pace", None),
     # --- video
     (r"\b(?:in|throughout|from) (?:the|this) (?:video|clip|footage|scene|frame|image|picture)s?\b|"
@@ -181,8 +196,9 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
             r"lifted", r"falls?", r"fell", r"sinks?", r"sank", r"opens?", r"opened", r"closes", r"closed",
             r"lowers?", r"lowered", r"turns?", r"turned", r"red", r"wet", r"moist", r"wide", r"widens?",
             r"widened", r"narrows?", r"narrowed", r"tightens?", r"tightened", r"quiver(?:s|ed|ing)?",
-            r"tremble", r"trembled", r"trembles", r"trembling", r"shake", r"shakes", r"shaking", r"shook", r"droop(?:s|ed|ing)?",
-            r"sags?", r"sagged", r"rushes", r"rushed", r"jumps?", r"jumped", r"jumping", r"moves?", r"moved", r"swings?", r"swung",
+            r"tremble", r"trembled", r"trembles", r"trembling", r"shake", r"shakes", r"shaking", r"shook",
+            r"droop(?:s|ed|ing)?", r"sags?", r"sagged", r"rushes", r"rushed", r"jumps?", r"jumped", r"jumping",
+            r"moves?", r"moved", r"swings?", r"swung",
             r"plays?", r"playing", r"played", r"reads?", r"reading", r"eats?", r"eating", r"drinks?", r"drinking",
             r"cooking", r"bakes?", r"baking", r"typing", r"writing", r"working", r"sleeping", r"checks?",
             r"checked", r"checking", r"arguing", r"argues", r"fighting", r"crying face"),
@@ -334,16 +350,23 @@ _PERSON = (r"(?:he|she|they|who|i|we|man|woman|men|women|boy|girl|boys|girls|chi
            r"people|audience|crowd|couple|friend|friends|mother|father|son|daughter|husband|wife|student|teacher|"
            r"customer|driver|actor|actress|character|speaker|player|worker|officer|doctor|nurse|host|guest|[a-z]+er)")
 _ACTION = re.compile(r"\b" + _PERSON + r"\s+(?:\w+ly\s+|then\s+|also\s+|still\s+|just\s+)?(?P<verb>[a-z]{3,}s)\b|"
+                     r"\b(?:he|she|they|who)\s+(?:\w+ly\s+|then\s+|also\s+|just\s+)?(?P<verb3>[a-z]{2,}ed)\b|"
                      r"\b(?:is|are|was|were|keeps?|kept|starts?|started|begins?|began|stops?|stopped)\s+(?:\w+ly\s+)?"
                      r"(?P<verb2>[a-z]{3,}ing)\b", re.IGNORECASE)
 _NOT_ACTIONS = frozenset("""
 is was has does goes seems appears feels looks sounds says thinks knows believes wants needs hopes wishes remembers
 forgets learns finds realizes realises discovers receives gets becomes tries decides plans expects means suggests
-indicates shows reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
+indicates reveals conveys expresses reflects implies remains stays continues lacks likes loves hates fears
 worries misses cares understands agrees refuses accepts wonders notices hears sees seeing feeling thinking trying
 going getting becoming being having doing saying hoping wanting waiting waits knowing wondering planning expecting
 begins starts stops keeps helps lets makes takes gives tells asks answers explains mentions hears listens listening
 struggles struggling manages managing fails failing succeeds wins loses happens occurs includes contains turns
+seemed appeared sounded wanted needed hoped wished remembered learned learnt realized realised discovered received
+decided tried planned expected noticed wondered started stopped happened managed failed succeeded continued remained
+stayed believed liked loved hated feared worried missed cared agreed refused accepted asked answered explained
+mentioned listened waited expressed reflected suggested indicated revealed conveyed implied helped used
+called added insisted admitted complained replied repeated tended intended pretended considered wanted turned
+pauses paused hesitates hesitated stammers stammered stutters stuttered
 """.split())
 
 
@@ -365,11 +388,15 @@ def _cues(masked: str, has_quote: bool) -> list[_Cue]:
             found.append(_Cue(m.start(), m.end(), modality, category, strong))
             taken.append((m.start(), m.end()))
     for m in _ACTION.finditer(masked):  # a person doing something the camera shows ("the audience applauds")
-        g = "verb" if m.group("verb") else "verb2"
+        g = next(k for k in ("verb", "verb2", "verb3") if m.group(k))
         verb, at, to = m.group(g).lower(), m.start(g), m.end(g)
+        pronoun = g != "verb2" and re.match(r"(?:he|she|they|who)\b", m.group(0), re.IGNORECASE) is not None
+        if pronoun:  # "he crashes the car": the action outranks a weak reading of the same word
+            weak = [c for c in found if not c.strong and c.pos <= at < c.end]
+            found = [c for c in found if c not in weak]
+            taken = [t for t in taken if not any(t == (c.pos, c.end) for c in weak)]
         if any(a <= at < b for a, b in taken) or verb in _NOT_ACTIONS or verb.endswith("ss") or _emotion_stem(verb):
             continue
-        pronoun = g == "verb" and re.match(r"(?:he|she|they|who)\b", m.group(0), re.IGNORECASE) is not None
         found.append(_Cue(at, to, "video", "movement", pronoun))  # "he scrolls": as strong as a body word
         taken.append((at, to))
     if has_quote:
@@ -401,7 +428,8 @@ def _emotions(text: str, masked: str, labels: tuple[str, ...], conceded: bool) -
     out: list[str] = []
     physical = [(m.start(), m.end()) for m in _PHYSICAL_TENSE.finditer(masked)]
     for m in EMOTION_WORD.finditer(masked):
-        if any(a <= m.start() < b for a, b in physical):
+        if any(a <= m.start() < b for a, b in physical) or (
+                _VERB_USE.match(masked, m.start()) and not _COPULA_BEFORE.search(masked[: m.start()])):
             continue
         label = map_emotion(m.group(0), labels)
         if label is None or label in out:
@@ -414,6 +442,23 @@ def _emotions(text: str, masked: str, labels: tuple[str, ...], conceded: bool) -
             continue
         out.append(label)
     return tuple(out)
+
+
+# an emotion word used as a verb on someone ("trying to calm the baby", "it surprised him") asserts nothing
+_VERB_USE = re.compile(r"(?:calm|calms|calmed|calming|worry|worries|worried|frighten\w*|scare[sd]?|scaring|"
+                       r"surprise[sd]?|"
+                       r"surprising|upset|upsets|disgust|disgusts|disgusted|delight|delights|delighted|please[sd]?|"
+                       r"excite[sd]?|amuse[sd]?|annoy|annoys|annoyed|irritate[sd]?|frustrate[sd]?|"
+                       r"shock|shocks|shocked|"
+                       r"sadden\w*|disappoint|disappoints|disappointed|anger|angers|angered|terrif(?:y|ies|ied))\s+"
+                       r"(?:him|her|them|me|us|you|the|a|an|his|their|its|my|everyone|everybody|someone|people)\b",
+                       re.IGNORECASE)
+
+
+_COPULA_BEFORE = re.compile(r"\b(?:is|are|was|were|be|been|being|seems?|seemed|looks?|looked|feels?|felt|appears?|"
+                            r"appeared|becomes?|became|gets?|got|remains?|remained|stays?|stayed|sounds?|sounded)"
+                            r"(?:\s+(?:very|so|quite|clearly|visibly|rather|a bit|somewhat|really|extremely|deeply|"
+                            r"more|most|less|too|not))*\s+$", re.IGNORECASE)
 
 
 @dataclass
@@ -458,9 +503,27 @@ def _split_mixed(clause_start: int, masked: str, cues: list[_Cue]) -> list[tuple
 _SIMILE = re.compile(r"(?<=\S)\s(?:as if|as though)\b[^,;]*", re.IGNORECASE)
 
 
+# reported speech ("she said that it slipped out of her hand"): the words after "that" are what was said; the
+# speech verb is the (audio) cue, body or scene words inside are no cue of their own
+_REPORTED = re.compile(r"\b(?:says|said|saying|tells?|told|telling|explains?|explained|mentions?|mentioned|answers?|"
+                       r"answered|repl(?:y|ies|ied)|whispers?|whispered|adds|added|insists?|insisted|admits?|"
+                       r"admitted|complains?|complained|claims?|claimed|shouts?|shouted|mutters?|muttered|"
+                       r"mumbles?|mumbled)\b(?:[\s,]+(?:to\s+)?[\w-]+){0,6}?\s+that\b(?P<content>[^;,]*)",
+                       re.IGNORECASE)
+
+
+def _blank_reported(text: str) -> str:
+    out = list(text)
+    for m in _REPORTED.finditer(text):
+        for i in range(m.start("content"), m.end("content")):
+            if not text[i].isspace() and text[i] not in ",.!?":
+                out[i] = " "
+    return "".join(out)
+
+
 def _analyse_sentence(sentence: str, labels: tuple[str, ...]) -> list[_Clause]:
     masked = _mask_quotes(sentence)
-    cue_text = _SIMILE.sub(lambda m: " " * len(m.group(0)), masked)
+    cue_text = _blank_reported(_SIMILE.sub(lambda m: " " * len(m.group(0)), masked))
     starts = [0, *_clause_cuts(masked)]
     bounds = list(zip(starts, [*starts[1:], len(sentence)], strict=True))
     # an opening "In the video," carries no cue of its own: it joins the clause after it

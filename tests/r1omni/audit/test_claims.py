@@ -47,6 +47,14 @@ TAGS = [
     ('The words "Game Over" appear on the screen.', ("text",)),
     ("It can be seen that his eyebrows are raised.", ("video",)),  # a cue, not a conclusion
     ("The emotion expressed by his voice is anger.", ("audio",)),
+    ("He scrolls through old messages without saying a word.", ("video", "audio")),  # an action verb
+    ("She said that it had slipped out of her hand.", ("audio",)),  # reported words are no visual cue
+    ("Somewhere behind her, a branch snapped.", ("audio",)),
+    ('The words "CHAMPIONS" flashed on the giant screen.', ("text",)),
+    ("He realises that he has lost his keys.", ()),  # narration: no channel
+    ("She folded the letter and let out a shaky breath.", ("video", "audio")),
+    ("A man in the video sniffed a carton of milk.", ("video",)),
+    ("She glances at a text message and smiles.", ("video",)),  # a phone's text message is no on-screen text
 ]
 
 
@@ -94,7 +102,8 @@ def test_split_offsets_index_the_completion():
 
 
 def test_sentence_rule_of_the_guideline():
-    body = 'He shouted, "Get out!" and slammed the door. She asked, "Why?" He left! 3 people stayed. the end. e.g. this'
+    body = ('He shouted, "Get out!" and slammed the door. She asked, "Why?" He left! 3 people stayed. '
+            "the end. e.g. this")
     assert [body[a:b] for a, b in split_sentences(body)] == [
         'He shouted, "Get out!" and slammed the door.', 'She asked, "Why?"', "He left!", "3 people stayed.",
         "the end.", "e.g. this"]
@@ -158,6 +167,8 @@ def test_conclusion_naming_the_answer_among_several_is_no_contradiction():
         ("His tense jaw and clenched fists show fury.", ("angry",), False, False, False),
         ("She does not speak and looks terrified.", ("fear",), False, True, False),
         ("He is far from happy.", (), False, True, False),
+        ("He was trying to calm the baby.", (), False, False, False),  # "calm" as a verb on someone
+        ("Her voice is calm the whole time.", ("neutral",), False, False, False),
     ],
 )
 def test_concessions_negations_hedges_quotes(sentence, emotions, conceded, negated, hedged):
@@ -246,7 +257,8 @@ def test_synthetic_bank_sentences_tag_their_modality():
 def test_lower_case_demo_text_splits_into_sentences():
     text = "<think>the face looks sad. the voice is slow and quiet. so the emotion is sad.</think><answer>sad</answer>"
     assert [(c.text, c.kind) for c in extract_claims(text)] == [
-        ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"), ("so the emotion is sad.", "conclusion")]
+        ("the face looks sad.", "cue"), ("the voice is slow and quiet.", "cue"),
+        ("so the emotion is sad.", "conclusion")]
 
 
 def test_units_cover_any_text_exactly_once():

@@ -50,8 +50,8 @@ def _old_file(path) -> None:
     for idx, aid, verdict, cat, t, version in rows:
         con.execute("INSERT INTO audit_annotations VALUES ('p1', ?, ?, ?, ?, NULL, ?, ?, ?)",
                     (idx, aid, verdict, cat, t, t, version))
-        con.execute("INSERT INTO audit_annotation_log (kind, prediction_id, claim_idx, annotator_id, verdict, category, "
-                    "note, version, created_at) VALUES ('verdict', 'p1', ?, ?, ?, ?, NULL, ?, ?)",
+        con.execute("INSERT INTO audit_annotation_log (kind, prediction_id, claim_idx, annotator_id, verdict, "
+                    "category, note, version, created_at) VALUES ('verdict', 'p1', ?, ?, ?, ?, NULL, ?, ?)",
                     (idx, aid, verdict, cat, version, t))
     con.execute("INSERT INTO audit_adjudications VALUES ('p1', 1, 2, 'hallucinated', 'fabricated cue', NULL, "
                 "'2026-01-03T00:00:00Z', 1)")

@@ -2,9 +2,10 @@
 
 Per sentence, the parser's four fields (cites, emotions, conclusion, contradiction) are compared with the
 annotation; a sentence agrees when all four are equal. `dev.jsonl` was used while building the parser
-(in-sample); `heldout.jsonl`, when present, was written by someone who never saw the parser and is scored
-as is. Both must reach 95 % agreement. Every unit's offsets index the completion, and the units of a
-reasoning cover its `<think>` body (nothing dropped).
+(in-sample); `posthoc.jsonl` (four sets by the same author, written after the parser, each scored once
+before the parser was changed for it; in-sample now); `heldout.jsonl`, when present, was written by someone
+who never saw the parser and is scored as is. Each must reach 95 % agreement. Every unit's offsets index the
+completion, and the units of a reasoning cover its `<think>` body (nothing dropped).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def score(records: list[dict]) -> dict:
             "misses": misses}
 
 
-@pytest.mark.parametrize("name", ["dev.jsonl", "heldout.jsonl"])
+@pytest.mark.parametrize("name", ["dev.jsonl", "posthoc.jsonl", "heldout.jsonl"])
 def test_per_sentence_agreement(name):
     records = _load(name)
     result = score(records)
@@ -63,7 +64,7 @@ def test_per_sentence_agreement(name):
     assert result["agreement"] >= MIN_AGREEMENT, f"{name}: agreement {result['agreement']:.3f}\n{report}"
 
 
-@pytest.mark.parametrize("name", ["dev.jsonl", "heldout.jsonl"])
+@pytest.mark.parametrize("name", ["dev.jsonl", "posthoc.jsonl", "heldout.jsonl"])
 def test_units_index_and_cover_the_completion(name):
     for rec in _load(name):
         text = rec["completion"]
