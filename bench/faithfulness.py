@@ -60,9 +60,12 @@ def load_pipeline(args):
 
 
 def make_clips(out: Path, n: int, seed: int) -> list[dict]:
+    """The n synthetic clips of `seed` in `out` (written unless a manifest is already there)."""
     from r1omni.synthetic import generate_clips
 
-    manifest = generate_clips(out, n, seed)
+    manifest = out / "manifest.csv"
+    if not manifest.is_file():
+        manifest = generate_clips(out, n, seed)
     rows = read_manifest(manifest)
     return [{"path": str(r.path), "label": r.label, **r.meta} for r in rows]
 
@@ -430,6 +433,8 @@ def main(argv=None) -> int:
     p.add_argument("--claim-flags-out", default=None,
                    help="with --flags-only: merge the results into this JSON (bench/results/claim_flags.json) "
                         "under --tag and the seed")
+    p.add_argument("--clips-dir", default=None,
+                   help="keep the synthetic clips here (reused when its manifest exists) instead of a temp folder")
     p.add_argument("--tag", default="after", help="section of --claim-flags-out (before / after)")
     p.add_argument("--cost-only", action="store_true",
                    help="only the cost of explain vs predict (both audio occlusions), written to --cost-out")
@@ -439,7 +444,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pipe = load_pipeline(args)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = make_clips(Path(tmp), args.n, args.seed)
+        rows = make_clips(Path(args.clips_dir) if args.clips_dir else Path(tmp), args.n, args.seed)
         if args.flags_only:
             exps = pipe.predict([r["path"] for r in rows], batch_size=args.batch_size,
                                 max_new_tokens=args.max_new_tokens)
