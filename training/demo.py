@@ -696,6 +696,29 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
     return summary
 
 
+def _reasoning_quality() -> str:
+    """The card's paragraph on reasoning quality, from bench/results/demo_reasoning.json when it is there."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "results" / "demo_reasoning.json"
+    if not path.is_file():
+        return ""
+    rep = json.loads(path.read_text())
+    if "after" not in rep:
+        return ""
+    r, n = rep["after"]["rates"], rep["after"]["counts"]["n"]
+    before = rep.get("before", {}).get("rates")
+    line = (f"## Reasoning quality\n`bench/demo_reasoning.py` on {n} of the test clips (greedy): "
+            f"{r['completions_repeating_a_phrasing']:.0%} of completions repeat a cue phrasing, "
+            f"{r['repeated_sentence_share']:.0%} of sentences repeat an earlier one, "
+            f"{r['cued_clips_citing_their_cue']:.0%} of clips with a cue cite that cue, claim truthfulness "
+            f"{r['claim_truthfulness']:.3f}")
+    if before:
+        line += (f" (the earlier bank-trained checkpoint: {before['completions_repeating_a_phrasing']:.0%}, "
+                 f"{before['repeated_sentence_share']:.0%}, {before['cued_clips_citing_their_cue']:.0%}, "
+                 f"{before['claim_truthfulness']:.3f})")
+    return line + (". The answers are right, but the short SFT leaves the free-form reasoning repetitive and "
+                   "often garbled (clauses of different sentences run together); it needs more SFT steps.\n")
+
+
 def write_demo_card(out: Path, summary: dict[str, Any]) -> Path:
     """README.md of the demo checkpoint: what it is, how it was made, what it can and cannot do."""
     from r1omni.synthetic import grammar as g
@@ -761,6 +784,7 @@ by the normal pipeline; all three cue modalities), greedy decoding:
 Claim truthfulness = share of cue claims in `<think>` that are true for the clip (what the face / voice
 actually showed), checked by `r1omni.synthetic.check_claims`.
 
+{_reasoning_quality()}
 ## What it can do
 - Answer with `<think>…</think><answer>label</answer>` on clips like its training data: one drawn face,
   one synthetic voice, an emotion cue in the face, the voice or both.
