@@ -9,6 +9,9 @@ ratios computed in the same run. Not a test: numbers depend on the machine.
     python bench/core_speed.py --explain /tmp/r1omni-full --out bench/results/explain_cost_full.json
         (explain cost on the full-size random checkpoint: predict, explain fast, explain full on the same
         clips in one process, fp32, 2 threads, exactly 64 new tokens; writes the checkpoint if missing)
+    python bench/core_speed.py --cli --cli-clips 24 --out bench/results/explain_cost_cli.json
+        (whole processes: `r1omni predict` vs `r1omni explain` (default mode, and --mode fast) on the same
+        fresh synthetic clips, the demo checkpoint, interleaved rounds; load and start-up included)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,9 +105,11 @@ def worker(checkpoint: str, dtype: str, batch: int, new_tokens: int, threads: in
 
 
 def explain_worker(checkpoint: str, dtype: str, new_tokens: int, threads: int, clips: list[str],
-                   batch: int = 8) -> dict:
+                   batch: int = 8, modes: tuple = ("predict", "fast", "full"), rounds: int = 1) -> dict:
     """Wall seconds of predict, explain fast and explain full on the same clips (after a one-clip warm-up
-    of predict and fast: loading, first-call set-up and the per-checkpoint baselines are not counted)."""
+    of predict and fast: loading, first-call set-up and the per-checkpoint baselines are not counted).
+    With several `rounds`, the commands run in turn each round (order reversed every other round) and the
+    median is reported, so a shared CPU's load falls on all of them alike."""
     import torch
 
     torch.set_num_threads(threads)
@@ -116,25 +122,68 @@ def explain_worker(checkpoint: str, dtype: str, new_tokens: int, threads: int, c
     pipe.predict(clips[:1], **kw)
     explain(pipe, clips[:1], mode="fast", **kw)
     out = {"checkpoint": checkpoint, "dtype": dtype, "threads": threads, "clips": len(clips), "batch_size": batch,
-           "new_tokens": new_tokens}
+           "new_tokens": new_tokens, "rounds": rounds}
     stages = {}
-    for name in ("predict", "fast", "full"):
-        t = time.perf_counter()
-        res = pipe.predict(clips, **kw) if name == "predict" else explain(pipe, clips, mode=name, **kw)
-        out[f"{name}_s"] = round(time.perf_counter() - t, 2)
-        if name != "predict":
-            stages[name] = {k: round(sum(e.timings_ms.get(k, 0) for e in res) / len(res), 1)
-                            for k in res[0].timings_ms}
-            out[f"{name}_windows"] = [len(e.audio_segments) for e in res]
-            out[f"{name}_claims"] = [len(e.claims) for e in res]
-        else:
-            out["completion_tokens"] = [len(p.completion_ids) for p in res]
-        print(json.dumps({name: out[f"{name}_s"]}), file=sys.stderr, flush=True)
-    out["fast_ratio"] = round(out["fast_s"] / out["predict_s"], 3)
-    out["full_ratio"] = round(out["full_s"] / out["predict_s"], 3)
+    runs: dict[str, list[float]] = {m: [] for m in modes}
+    for r in range(max(1, rounds)):
+        for name in (modes if r % 2 == 0 else modes[::-1]):
+            t = time.perf_counter()
+            res = pipe.predict(clips, **kw) if name == "predict" else explain(pipe, clips, mode=name, **kw)
+            runs[name].append(round(time.perf_counter() - t, 2))
+            if name != "predict":
+                stages[name] = {k: round(sum(e.timings_ms.get(k, 0) for e in res) / len(res), 1)
+                                for k in res[0].timings_ms}
+                out[f"{name}_windows"] = [len(e.audio_segments) for e in res]
+                out[f"{name}_claims"] = [len(e.claims) for e in res]
+            else:
+                out["completion_tokens"] = [len(p.completion_ids) for p in res]
+            print(json.dumps({name: runs[name][-1], "load": os.getloadavg()[0]}), file=sys.stderr, flush=True)
+    for name in modes:
+        out[f"{name}_s"] = round(statistics.median(runs[name]), 2)
+    out["runs_s"] = runs
+    for name in modes:
+        if name != "predict" and "predict" in modes:
+            out[f"{name}_ratio"] = round(out[f"{name}_s"] / out["predict_s"], 3)
     out["stages_ms_per_clip"] = stages
     out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     return out
+
+
+def cli_cost(n: int, seed: int, rounds: int, threads: int, checkpoint: str | None) -> dict:
+    """Wall seconds of whole `r1omni` processes on the same fresh clips, commands interleaved per round."""
+    from r1omni.synthetic import generate_clips
+
+    folder = Path(tempfile.mkdtemp(prefix="cli-cost-"))
+    manifest = generate_clips(folder, n, seed)
+    clips = sorted(str(p) for p in manifest.parent.glob("*.mp4"))
+    ck = ["--checkpoint", checkpoint] if checkpoint else []
+    commands = {
+        "predict": ["predict", *clips, "--json", *ck],
+        "explain": ["explain", *clips, "--json", *ck],
+        "explain_fast": ["explain", *clips, "--json", "--mode", "fast", *ck],
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    load = []
+    for r in range(max(1, rounds)):
+        order = list(commands) if r % 2 == 0 else list(commands)[::-1]
+        for name in order:
+            t = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "r1omni", *commands[name]], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            times[name].append(time.perf_counter() - t)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} failed: {done.stderr[-2000:]}")
+            print(json.dumps({name: round(times[name][-1], 2)}), file=sys.stderr, flush=True)
+        load.append(os.getloadavg()[0])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"clips": len(clips), "seed": seed, "rounds": rounds, "threads": threads,
+            "checkpoint": checkpoint or "assets/demo-checkpoint",
+            "seconds": {k: round(v, 2) for k, v in med.items()},
+            "runs_s": {k: [round(t, 2) for t in v] for k, v in times.items()},
+            "explain_ratio": round(med["explain"] / med["predict"], 3),
+            "explain_fast_ratio": round(med["explain_fast"] / med["predict"], 3),
+            "load_average_1min": [round(x, 1) for x in load]}
 
 
 def run_config(**kw) -> dict:
@@ -153,6 +202,13 @@ def main() -> None:
     ap.add_argument("--explain", default=None, help="full-size checkpoint folder: explain cost vs predict")
     ap.add_argument("--explain-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--modes", default="predict,fast,full", help="--explain: commands to time")
+    ap.add_argument("--rounds", type=int, default=1, help="--explain: interleaved rounds (median reported)")
+    ap.add_argument("--cli", action="store_true", help="whole-process r1omni explain vs r1omni predict")
+    ap.add_argument("--cli-clips", type=int, default=24)
+    ap.add_argument("--cli-seed", type=int, default=737373)
+    ap.add_argument("--cli-rounds", type=int, default=2)
+    ap.add_argument("--checkpoint", default=None, help="--cli: checkpoint folder (default: the demo)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "core_speed.json"))
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -162,6 +218,14 @@ def main() -> None:
     if args.explain_worker:
         print(json.dumps(explain_worker(**json.loads(args.explain_worker))))
         return
+    if args.cli:
+        report = {"machine": {"cpus": os.cpu_count()},
+                  "command": "python bench/core_speed.py " + " ".join(sys.argv[1:]),
+                  "run": cli_cost(args.cli_clips, args.cli_seed, args.cli_rounds, args.threads, args.checkpoint)}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return
     clips = [str(p) for p in real_clips()]
     if args.explain:
         full = Path(args.explain)
@@ -170,7 +234,7 @@ def main() -> None:
                             "--out", str(full)], check=True, cwd=ROOT)
         video_clips = [c for c in clips if not c.endswith(".mp3")][: args.full_clips]
         kw = {"checkpoint": str(full), "dtype": "float32", "new_tokens": 64, "threads": args.threads,
-              "clips": video_clips}
+              "clips": video_clips, "modes": tuple(args.modes.split(",")), "rounds": args.rounds}
         cmd = [sys.executable, __file__, "--explain-worker", json.dumps(kw)]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                               env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})

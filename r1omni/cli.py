@@ -33,6 +33,8 @@ def _common(p: argparse.ArgumentParser, clips: bool = True) -> None:
     p.add_argument("--allow-pickle", action="store_true", help="allow .bin/pickle weights (unsafe)")
     p.add_argument("--allow-network", action="store_true", help="allow resolving hub ids over the network")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--quantize", default="none", choices=["none", "int8"],
+                   help="int8: CPU path with int8 dynamic-quantised linear layers (README: speed and agreement)")
     if clips:
         p.add_argument("--label-set", default="dfew", help="dfew | mafw | ravdess")
         p.add_argument("--question", default=None, help="instruction (default: the R1-Omni inference prompt)")
@@ -56,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["full", "fast"], default="full")
     p.add_argument("--target", choices=["answer", "reasoning", "completion"], default="completion",
                    help="which tokens the modality Shapley values and the timeline explain (docs/EXPLANATIONS.md)")
-    p.add_argument("--temporal", choices=["occlude", "both"], default="both",
-                   help="timeline score: leave-one-out drop only, or the mean of drop and keep-one (default)")
+    p.add_argument("--temporal", choices=["occlude", "both", "gradient"], default="both",
+                   help="timeline score: leave-one-out drop only, the mean of drop and keep-one (default), or "
+                        "gradient x (input - baseline) from one backward pass (cheaper; see README for how well "
+                        "it points)")
     p.add_argument("--counterfactuals", choices=["rewrite", "bank"], default="rewrite",
                    help="claim counterfactuals: rewrites of the claim itself (default) or the checkpoint's "
                         "counterfactuals.json bank")
@@ -127,7 +131,9 @@ def _check_model_args(args) -> None:
     from r1omni.checkpoint import resolve_checkpoint, resolve_device
     from r1omni.prompts import label_set
 
-    resolve_device(args.device)  # "foo" or cuda without CUDA -> UsageError
+    from r1omni.quantize import check_quantize
+
+    check_quantize(getattr(args, "quantize", None), resolve_device(args.device))  # also: "foo" / no CUDA
     if args.checkpoint is not None:
         local = Path(args.checkpoint).expanduser().exists() or not args.allow_network
         if local:  # a hub id is resolved (downloaded) only when loading
@@ -198,7 +204,7 @@ def _load(args):
     from r1omni.inference import Pipeline
 
     return Pipeline.load(args.checkpoint, device=args.device, allow_pickle=args.allow_pickle,
-                         allow_network=args.allow_network)
+                         allow_network=args.allow_network, quantize=getattr(args, "quantize", None))
 
 
 def _emit_all(results, as_json: bool, human) -> int:

@@ -8,8 +8,10 @@ answer. It knows nothing about attribution methods, the UI or training.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +23,7 @@ import torch
 
 from r1omni import media as media_lib
 from r1omni.errors import R1OmniError, UsageError
+from r1omni.logprobs import LOGIT_BLOCK, completion_logprobs, fork_logprobs, head_logprobs  # noqa: F401
 from r1omni.prompts import (
     AUDIO_TOKEN_INDEX,
     DEFAULT_QUESTION,
@@ -140,8 +143,12 @@ def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
 class Pipeline:
     """A loaded checkpoint ready to answer, score and be explained."""
 
-    def __init__(self, model, tokenizer, bert_tokenizer, checkpoint: str, device: torch.device, display_name=None):
+    def __init__(self, model, tokenizer, bert_tokenizer, checkpoint: str, device: torch.device, display_name=None,
+                 system_prompt: str | None = None):
+        """`system_prompt`: the system turn of every prompt (None: the chat template's own default), e.g. the
+        one a GRPO run sampled under, so that a judge scores completions under the policy's prompt."""
         self.model = model.eval()
+        self.system_prompt = system_prompt
         self.tokenizer = tokenizer
         self.bert_tokenizer = bert_tokenizer
         self.checkpoint = checkpoint
@@ -164,7 +171,7 @@ class Pipeline:
             - {tokenizer.unk_token_id}
         )
         self.generation_observers: list = []  # f(media, GenerationState) before label_distribution uses it
-        self._prompt_cache: dict[str, list[int]] = {}
+        self._prompt_cache: dict[tuple, list[int]] = {}
         self._gate_cache: dict[str, dict[str, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------ loading
@@ -176,20 +183,32 @@ class Pipeline:
         dtype: torch.dtype | None = None,
         allow_pickle: bool = False,
         allow_network: bool = False,
+        system_prompt: str | None = None,
+        quantize: str | None = None,
     ) -> Pipeline:
-        """Load a checkpoint folder (default: the demo checkpoint) once."""
+        """Load a checkpoint folder (default: the demo checkpoint) once. `quantize="int8"`: the CPU path with
+        int8 dynamic-quantised linear layers (`r1omni.quantize`; float32 otherwise)."""
         from r1omni.checkpoint import load_model, load_tokenizers, resolve_checkpoint
         from r1omni.modeling import default_dtype
+        from r1omni.quantize import check_quantize, quantize_int8
 
         is_demo = checkpoint is None
         path = resolve_checkpoint(str(checkpoint or DEMO_CHECKPOINT), allow_network=allow_network)
         dev = resolve_device(device)
+        quantize = check_quantize(quantize, dev)
+        if quantize:
+            dtype = torch.float32
         model = load_model(path, device=dev, dtype=dtype or default_dtype(dev), allow_pickle=allow_pickle)
+        if quantize:
+            model = quantize_int8(model)
         tokenizer, bert_tokenizer = load_tokenizers(path, allow_network=allow_network)
         tokenizer.padding_side = "left"
         is_demo = is_demo or path.resolve() == DEMO_CHECKPOINT.resolve()
         name = str(checkpoint) if checkpoint else "assets/demo-checkpoint"
-        return cls(model, tokenizer, bert_tokenizer, name, dev, DEMO_DISPLAY_NAME if is_demo else name)
+        display = DEMO_DISPLAY_NAME if is_demo else name
+        if quantize:
+            display += f" ({quantize} dynamic)"
+        return cls(model, tokenizer, bert_tokenizer, name, dev, display, system_prompt=system_prompt)
 
     # ------------------------------------------------------------------ media
     def encode(self, clip: media_lib.Clip | str | Path, pixel_mode: str = "squash") -> MediaInputs:
@@ -292,12 +311,13 @@ class Pipeline:
     # ------------------------------------------------------------------ batching
     def prompt_ids(self, question: str | None = None) -> list[int]:
         question = question or DEFAULT_QUESTION
-        if question not in self._prompt_cache:
-            self._prompt_cache[question] = build_input_ids(
-                self.tokenizer, build_prompt(question, tokenizer=self.tokenizer), self.n_video_tokens,
-                self.n_audio_tokens,
+        key = (question, self.system_prompt)
+        if key not in self._prompt_cache:
+            self._prompt_cache[key] = build_input_ids(
+                self.tokenizer, build_prompt(question, self.system_prompt, tokenizer=self.tokenizer),
+                self.n_video_tokens, self.n_audio_tokens,
             )
-        return self._prompt_cache[question]
+        return self._prompt_cache[key]
 
     def gate_inputs(self, question: str | None = None) -> dict[str, torch.Tensor]:
         """BERT tokenisation of the instruction for the gate (the raw question, as the reference)."""
@@ -309,6 +329,18 @@ class Pipeline:
                 "gate_attention_mask": enc["attention_mask"],
             }
         return self._gate_cache[question]
+
+    def gate_probs(self, question: str | None = None) -> torch.Tensor:
+        """(1, 3) gate branch weights of the instruction: computed once per process, checkpoint and question
+        (`r1omni.model_cache`)."""
+        from r1omni.model_cache import cached
+
+        def compute() -> torch.Tensor:
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors, whatever the caller's mode
+                inputs = {k: v.to(self.device) for k, v in self.gate_inputs(question).items()}
+                return self.model.model.get_gate_probs(**inputs)
+
+        return cached(self, ("gate probs", question or DEFAULT_QUESTION), compute)
 
     def collate(self, media: Sequence[MediaInputs], seqs: Sequence[list[int]], question=None) -> dict:
         """Left-padded batch of sequences with their media and gate inputs, on the model's device."""
@@ -388,8 +420,22 @@ class Pipeline:
             logits_processor=[clock],
             return_dict_in_generate=True,
             use_cache=True,  # a checkpoint saved by a trainer may carry use_cache=False
+            streamer=_StepStreamer.current(),  # None unless a caller is inside `Pipeline.streaming`
             **{k: v for k, v in explicit.items() if v is not None},
         )
+
+    # ------------------------------------------------------------------ streaming
+    @contextlib.contextmanager
+    def streaming(self, on_step) -> Iterator[None]:
+        """Within this block, in this thread, every decoding step of `generate` (so of `predict` and
+        `explain`) calls `on_step(ids)` with the token id just chosen for each row of the batch (a list of
+        ints; rows that already ended get the pad id). For showing a completion while it is written."""
+        previous = getattr(_StepStreamer.local, "streamer", None)
+        _StepStreamer.local.streamer = _StepStreamer(on_step)
+        try:
+            yield
+        finally:
+            _StepStreamer.local.streamer = previous
 
     def max_new_tokens(self, requested: int | None = None) -> int:
         """`requested`, else the checkpoint's generation_config `max_new_tokens`, else 2048 (the original's)."""
@@ -548,45 +594,12 @@ class Pipeline:
         return lo, target[len(text(lo)) :]
 
     def _score_continuations(self, cache, prev_mask, conts, cands) -> torch.Tensor:
-        """(B, K) summed log-prob of label k's tokens cands[b][k] after cache row b + conts[b] (non-empty).
-
-        conts are fed once (B rows); then, a few rows at a time, the cache is forked over the K labels and
-        only the label tokens are fed. The LM head and log-softmax run in float32 in blocks.
-        """
-        b, k = len(conts), len(cands[0])
-        head = self.model.get_output_embeddings()
-        ids, mask = _right_pad(conts, self.pad_id)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        prev = prev_mask.sum(-1, keepdim=True)
-        pos = prev + torch.arange(ids.shape[1], device=self.device)[None]
-        hidden, cache = self.hidden_states(input_ids=ids, attention_mask=torch.cat([prev_mask, mask], dim=1),
-                                           position_ids=pos, cache=cache, use_cache=True)
-        lens = torch.tensor([len(c) for c in conts], device=self.device)
-        last = hidden[torch.arange(b, device=self.device), lens - 1]  # (B, D): predicts each label's 1st token
-        first = torch.tensor([[c[0] for c in row] for row in cands], device=self.device)
-        scores = head_logprobs(last, head, first).cpu()  # (B, K)
-        width = max(len(c) for row in cands for c in row) - 1
-        if width == 0:
-            return scores
-        full_mask = torch.cat([prev_mask, mask], dim=1)
-        group = max(1, b // k)  # fork a few rows at a time: the forked cache stays about one batch big
-        for g0 in range(0, b, group):
-            rows = list(range(g0, min(b, g0 + group)))
-            sel = torch.tensor(rows, device=self.device)
-            fork = type(cache)(ddp_cache_data=[(layer.keys[sel].repeat_interleave(k, 0),
-                                                layer.values[sel].repeat_interleave(k, 0)) for layer in cache.layers])
-            seqs = [c[:-1] for i in rows for c in cands[i]]
-            fids, fmask = _right_pad(seqs, self.pad_id, width)
-            fids, fmask = fids.to(self.device), fmask.to(self.device)
-            fpos = (prev[sel] + lens[sel, None]).repeat_interleave(k, 0) + torch.arange(width, device=self.device)
-            att = torch.cat([full_mask[sel].repeat_interleave(k, 0), fmask], dim=1)
-            fh, _ = self.hidden_states(input_ids=fids, attention_mask=att, position_ids=fpos, cache=fork,
-                                       use_cache=True)
-            del fork
-            targets = [c[1:] for i in rows for c in cands[i]]
-            for r, lp in enumerate(completion_logprobs(fh, head, targets, right_aligned=False)):
-                scores[rows[r // k], r % k] += lp.sum()
-        return scores
+        """(B, K) summed log-prob of label k's tokens cands[b][k] after cache row b + conts[b] (non-empty):
+        the fork engine of `r1omni.logprobs.fork_logprobs` (conts fed once, the labels forked after them)."""
+        embed = self.model.model.embed_tokens
+        rest = [embed(torch.tensor(c, device=self.device)) for c in conts]
+        start = prev_mask.sum(-1).tolist()
+        return torch.tensor(fork_logprobs(self, cache, prev_mask, rest, start, cands))
 
     # ------------------------------------------------------------------ predict
     def predict(
@@ -684,6 +697,32 @@ class Pipeline:
         )
 
 
+class _StepStreamer:
+    """A transformers streamer (`put` / `end`) that hands each step's new token ids to a callback.
+
+    `generate` first puts the prompt ids (empty here: generation starts from embeddings), then one id per
+    row at each step."""
+
+    local = threading.local()
+
+    def __init__(self, on_step):
+        self.on_step = on_step
+        self._prompt_seen = False
+
+    @classmethod
+    def current(cls) -> _StepStreamer | None:
+        return getattr(cls.local, "streamer", None)
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self.on_step([int(v) for v in value.reshape(-1).tolist()])
+
+    def end(self) -> None:
+        self._prompt_seen = False
+
+
 class _FirstStepClock:
     """A logits processor that only records when the first decoding step (end of prefill) happens."""
 
@@ -707,75 +746,6 @@ def left_pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
         ids[i, length - len(s) :] = torch.tensor(s, dtype=torch.long)
         att[i, length - len(s) :] = 1
     return ids, att
-
-
-def _right_pad(seqs: Sequence[list[int]], pad_id: int, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask) of sequences right-padded to `width` (default: the longest), (B, W) each."""
-    width = max((len(s) for s in seqs), default=0) if width is None else width
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    att = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        if s:
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-            att[i, : len(s)] = 1
-    return ids, att
-
-
-LOGIT_BLOCK = 1 << 22  # float32 logits held at once by `head_logprobs` (16 MiB), whatever the vocabulary size
-_VOCAB_BLOCK = 32768
-
-
-def head_logprobs(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) = target logit - logsumexp(logits), from final hidden states, in float32.
-
-    hidden (N, D), targets (N,) or (N, K) token ids -> float32 log-probs shaped like targets. The LM head runs
-    in float32 (also for a bf16 model) over blocks of rows x vocabulary entries, so no (N, V) logits tensor
-    of the full vocabulary is ever held; the target logits are dot products with the targets' head rows.
-    """
-    weight = head.weight
-    bias = getattr(head, "bias", None)
-    h = hidden.reshape(-1, hidden.shape[-1]).float()
-    tgt = targets.reshape(h.shape[0], -1).to(weight.device)
-    picked = torch.einsum("nd,nkd->nk", h, weight[tgt].float())
-    if bias is not None:
-        picked = picked + bias[tgt].float()
-    vocab = weight.shape[0]
-    vblock = min(vocab, _VOCAB_BLOCK)
-    rblock = max(1, LOGIT_BLOCK // vblock)
-    lse = torch.empty(h.shape[0], device=h.device)
-    for r0 in range(0, h.shape[0], rblock):
-        hb = h[r0 : r0 + rblock]
-        acc = torch.full((hb.shape[0],), -math.inf, device=h.device)
-        for v0 in range(0, vocab, vblock):
-            logits = hb @ weight[v0 : v0 + vblock].float().T
-            if bias is not None:
-                logits = logits + bias[v0 : v0 + vblock].float()
-            acc = torch.logaddexp(acc, torch.logsumexp(logits, dim=-1))
-        lse[r0 : r0 + rblock] = acc
-    return (picked - lse[:, None]).reshape(targets.shape)
-
-
-def completion_logprobs(hidden: torch.Tensor, head: torch.nn.Module, completions: Sequence[list[int]],
-                        right_aligned: bool = True) -> list[torch.Tensor]:
-    """Per-token log-probs of completions from the LM's last hidden states, one (n_i,) tensor per row (CPU).
-
-    Right-aligned (default): hidden (B, longest + 1, D) are the last positions of left-padded prompt +
-    completion rows. Otherwise hidden (B, W, D) position t predicts completion token t (left-aligned rows).
-    """
-    longest = hidden.shape[1] - 1
-    rows, pos, targets = [], [], []
-    for row, ids in enumerate(completions):
-        n = len(ids)
-        start = longest - n if right_aligned else 0
-        rows += [row] * n
-        pos += range(start, start + n)
-        targets += list(ids)
-    if not targets:
-        return [torch.zeros(0) for _ in completions]
-    dev = hidden.device
-    h = hidden[torch.tensor(rows, device=dev), torch.tensor(pos, device=dev)]  # (sum n_i, D)
-    flat = head_logprobs(h, head, torch.tensor(targets, device=dev)).cpu()
-    return list(torch.split(flat, [len(ids) for ids in completions]))
 
 
 def _answer_prefix(text: str) -> str:

@@ -6,12 +6,14 @@ prediction it explains:
 - tower outputs per distinct frame (SigLIP has no cross-frame attention) and audio tokens per distinct
   audio input (Whisper + pooling + projector); the clip's own come from `predict` when the session watches
   it (`with session.watch(): pipe.predict(...)`), the baselines (grey frames, silence audio tokens) are
-  computed once per checkpoint and kept with the pipeline;
+  computed once per process and checkpoint and kept against the loaded model (`r1omni.model_cache`), so a
+  wrapper of the pipeline (the app's progress reporter) or a new session reuses them;
 - prompt KV caches: the clip's full prompt (from the generation's own cache when watched) and the
-  baseline prompt (grey video + silence audio, constant per checkpoint and question). Each variant is fed
-  from the longest prefix it shares with one of them: the system turn is shared by all, the video tokens
-  up to the first changed frame (a `frame_causal` projector's tokens of a frame depend on earlier frames
-  only), and up to the first changed audio token by a token-level audio occlusion. A variant whose whole
+  baseline prompt (grey video + silence audio, constant per checkpoint and prompt; kept with the
+  baselines). Each variant is fed from the longest prefix it shares with one of them: the system turn is
+  shared by all, the video tokens up to the first changed frame (a `frame_causal` projector's tokens of a
+  frame depend on earlier frames only), and up to the first changed audio token by a token-level audio
+  occlusion. A variant whose whole
   prompt equals a cached one (the all-inputs and the empty coalition) feeds only its completion;
 - video tokens: with a `frame_causal` projector, its per-frame stages run once per distinct frame and its
   temporal rest once per distinct (previous frame, frame) pair;
@@ -29,16 +31,17 @@ equal. The session knows the model's hooks
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 
-from r1omni.inference import head_logprobs
+from r1omni.logprobs import fork_logprobs as run_forks
+from r1omni.logprobs import head_logprobs
+from r1omni.model_cache import cached
 
-_BASELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> _Baselines
+BASELINES_KEY = ("scoring baselines",)  # r1omni.model_cache key of a model's _Baselines
 
 
 @dataclass
@@ -47,7 +50,7 @@ class _Baselines:
 
     grey: torch.Tensor  # (T, P, C)
     silence: torch.Tensor  # (Na, D)
-    prompts: dict  # question -> _Prompt
+    prompts: dict  # prompt ids (question + system turn) -> _Prompt
 
 
 @dataclass
@@ -163,21 +166,21 @@ class ScoringSession:
         self._steps: dict = {}  # (previous frame id, frame id) -> that time step's video tokens
         self._clips: list[_Prompt] = []  # full-prompt KV of clips seen in a watched generation
         self._watch: dict | None = None
-        with torch.inference_mode():
-            gate = pipe.gate_inputs(question)
-            self.gate = self.mm.get_gate_probs(**{k: v.to(pipe.device) for k, v in gate.items()})  # (1, 3)
+        self.gate = pipe.gate_probs(question)  # (1, 3), once per checkpoint and question
 
     # ------------------------------------------------------------------ baselines (once per checkpoint)
     def baselines(self) -> _Baselines:
         """Grey-frame tower output and silence audio tokens of this checkpoint, computed on first use."""
-        found = _BASELINES.get(self.pipe)
-        if found is None:
-            with torch.inference_mode():
+        def compute() -> _Baselines:
+            # plain tensors, not inference tensors (a first caller may run in inference mode): usable by any
+            # later caller, also in a computation tracked by autograd
+            with torch.inference_mode(False), torch.no_grad():
                 grey = self._encode_frames(list(self.pipe.mask_pixels()))
                 silence = self._encode_audio([self.pipe.silence_features()])[0]
-            found = _Baselines(grey, silence, {})
-            _BASELINES[self.pipe] = found
-        return found
+            return _Baselines(grey, silence, {})
+
+        # kept against the loaded model (r1omni.model_cache), whatever object wraps the pipeline
+        return cached(self.pipe, BASELINES_KEY, compute)
 
     def silence_tokens(self) -> torch.Tensor:
         """(Na, D) audio tokens of silence: what a token-level audio occlusion puts in place."""
@@ -301,52 +304,16 @@ class ScoringSession:
         return out
 
     def _forks(self, chunk: list[_Row], cands: list, video, audio) -> list[list[float]]:
-        """One forward of packed rows: rest of the prefix (ids[shared:]), then every candidate minus its last token."""
-        dev = self.pipe.device
-        b = len(chunk)
+        """One batch of rows through the fork engine (`r1omni.logprobs.fork_logprobs`): each row continues its
+        cached prefix (right-aligned, left padding masked), feeds the rest of its prefix (ids[shared:]) once,
+        and scores all its candidates after it."""
         c_max = max(r.shared for r in chunk)
-        lens = [len(r.ids) - r.shared + sum(len(o) - 1 for o in cs) for r, cs in zip(chunk, cands, strict=True)]
-        width = max(lens)
-        emb = torch.zeros((b, width, self.mm.embed_tokens.embedding_dim), device=dev,
-                          dtype=self.mm.embed_tokens.weight.dtype)
-        mask = torch.zeros((b, 1, width, c_max + width), dtype=torch.bool, device=dev)
-        pos = torch.zeros((b, width), dtype=torch.long, device=dev)
-        picks, targets, sizes = [], [], []
-        for j, (r, cs) in enumerate(zip(chunk, cands, strict=True)):
-            n = len(r.ids) - r.shared  # rest of the prefix, fed once (at least its last token)
-            emb[j, :n] = self._embed_span(r.ids, r.shared, len(r.ids), video[r.index], audio[r.index])
-            pos[j, :n] = torch.arange(r.shared, len(r.ids), device=dev)
-            mask[j, 0, :, c_max - r.shared : c_max] = True  # every position sees the cached prefix
-            mask[j, 0, :n, c_max : c_max + n] = torch.ones((n, n), dtype=torch.bool, device=dev).tril()
-            at = n
-            for own in cs:
-                m = len(own) - 1
-                picks.append((j, n - 1))  # the prefix's last position predicts every candidate's first token
-                if m:
-                    emb[j, at : at + m] = self.mm.embed_tokens(torch.tensor(own[:-1], device=dev))
-                    pos[j, at : at + m] = torch.arange(len(r.ids), len(r.ids) + m, device=dev)
-                    mask[j, 0, at : at + m, c_max : c_max + n] = True
-                    mask[j, 0, at : at + m, c_max + at : c_max + at + m] = torch.ones(
-                        (m, m), dtype=torch.bool, device=dev).tril()
-                    picks += [(j, at + t) for t in range(m)]
-                targets += list(own)
-                sizes.append(len(own))
-                at += m
-            for t in range(at, width):  # padding attends to itself only (no empty softmax row)
-                mask[j, 0, t, c_max + t] = True
         cache = _shared_prefix_cache(chunk, c_max) if c_max > 0 else None
-        hidden, _ = self.pipe.hidden_states(inputs_embeds=emb, attention_mask=mask, position_ids=pos, cache=cache,
-                                            use_cache=cache is not None)
-        rj = torch.tensor([j for j, _ in picks], device=dev)
-        tj = torch.tensor([t for _, t in picks], device=dev)
-        flat = head_logprobs(hidden[rj, tj], self.pipe.model.get_output_embeddings(),
-                             torch.tensor(targets, device=dev)).cpu()
-        sums = [float(x.sum()) for x in torch.split(flat, sizes)]
-        out, k = [], 0
-        for cs in cands:
-            out.append(sums[k : k + len(cs)])
-            k += len(cs)
-        return out
+        cache_mask = torch.zeros((len(chunk), c_max), dtype=torch.long, device=self.pipe.device)
+        for j, r in enumerate(chunk):
+            cache_mask[j, c_max - r.shared :] = 1
+        rest = [self._embed_span(r.ids, r.shared, len(r.ids), video[r.index], audio[r.index]) for r in chunk]
+        return run_forks(self.pipe, cache, cache_mask, rest, [r.shared for r in chunk], cands)
 
     def _media_tokens(self, media) -> tuple[list[tuple], list[torch.Tensor], list[torch.Tensor]]:
         video_keys, video = self._video_tokens(media)
@@ -477,13 +444,14 @@ class ScoringSession:
 
     def _sources(self) -> list[_Prompt]:
         base = self.baselines()
-        if self.question not in base.prompts:
+        prompt = tuple(self.prompt)  # the question and the system turn
+        if prompt not in base.prompts:
             t = self.pipe.num_frames
             key = tuple(("grey", j) for j in range(t))
             video = self.mm.mm_projector(base.grey[None], self.gate)[0]
             kv = self._prompt_kv(video, base.silence)
-            base.prompts[self.question] = _Prompt(key, base.silence, kv)
-        return [base.prompts[self.question], *self._clips]
+            base.prompts[prompt] = _Prompt(key, base.silence, kv)
+        return [base.prompts[prompt], *self._clips]
 
     def _embeds(self, ids: list[int], video: Sequence[torch.Tensor], audio: Sequence[torch.Tensor]) -> torch.Tensor:
         """(B, L, D) embeddings of one id sequence per row with the rows' media tokens spliced in."""

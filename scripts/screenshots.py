@@ -82,6 +82,7 @@ def main() -> None:
                 page.wait_for_timeout(1500)
                 page.locator("#explain-button").click()
                 expect(page.locator("#clip-label")).to_contain_text("checkpoint:", timeout=LONG)
+                expect(page.locator("#clip-progress")).to_contain_text("Done", timeout=LONG)  # results stream in
                 expect(page.locator(".js-plotly-plot")).to_have_count(5, timeout=LONG)
                 page.wait_for_timeout(1500)
                 print("label:", page.locator("#clip-label").inner_text().splitlines()[:2])

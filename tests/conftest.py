@@ -17,7 +17,8 @@ import torch
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_CLIPS = ROOT.parent / "shared" / "data" / "real-clips"
+# ../shared beside the checkout; R1OMNI_REAL_CLIPS points elsewhere (e.g. from a git worktree).
+REAL_CLIPS = Path(os.environ.get("R1OMNI_REAL_CLIPS") or ROOT.parent / "shared" / "data" / "real-clips")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -177,6 +177,7 @@ GOOD_CLIPS: dict[str, tuple[str, dict]] = {
                                             extra=("-deadline", "realtime", "-cpu-used", "8"))),
     "mkv_h264_aac": ("h264_aac.mkv", dict(vcodec="libx264", acodec="aac")),
     "avi_mpeg4_mp3": ("mpeg4_mp3.avi", dict(vcodec="mpeg4", acodec="libmp3lame", extra=("-q:v", "2"))),
+    "avi_mjpeg_pcm": ("mjpeg_pcm.avi", dict(vcodec="mjpeg", acodec="pcm_s16le", extra=("-q:v", "3"))),
     "mov_h264_aac": ("h264_aac.mov", dict(vcodec="libx264", acodec="aac")),
     "gif_animated": ("animated.gif", dict(vcodec="gif", audio=False)),
     "png_still": ("still.png", dict(vcodec="png", audio=False, n_frames=1, extra=("-frames:v", "1"))),

@@ -47,7 +47,8 @@ def check_grpo_args(train_args) -> None:
 
 def grounding_reward(script: ScriptArguments, clip_fn=None):
     """`GroundingReward` judged by a frozen copy of the starting checkpoint (`grounding_checkpoint`, default
-    `model_name_or_path`) with the `grounding_judge` method, on this process's device."""
+    `model_name_or_path`) with the `grounding_judge` method, on this process's device. The judge scores each
+    completion under the prompt the policy sampled it from: the row's question and the run's system turn."""
     from accelerate import PartialState
 
     from r1omni.errors import UsageError
@@ -59,7 +60,8 @@ def grounding_reward(script: ScriptArguments, clip_fn=None):
                          f"{', '.join(CLAIM_JUDGES)}")
     folder = script.grounding_checkpoint or script.model_name_or_path
     device = PartialState().device
-    judge = Pipeline.load(folder, device=str(device), allow_pickle=script.allow_pickle)
+    judge = Pipeline.load(folder, device=str(device), allow_pickle=script.allow_pickle,
+                          system_prompt=script.system_prompt)
     return GroundingReward(CLAIM_JUDGES[script.grounding_judge](judge), clip_fn=clip_fn or clip_of_row,
                            penalty=script.grounding_penalty)
 

@@ -171,31 +171,38 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
 # ---------------------------------------------------------------------------------------------------------------
 # Grounding: claims whose cited modality gives no support cost reward
 
-# A claim judge: (clips, completion texts, manifest rows or None) -> per completion, one bool per claim that
-# cites a modality (True = grounded), or None when the clip cannot be scored. Judges are pluggable
-# (CLAIM_JUDGES): "shapley" uses modality Shapley of the claim's sentence; a contrastive judge plugs in the
-# same way.
-ClaimJudge = Callable[[Sequence[Any], Sequence[str], Sequence[dict[str, Any]] | None], list[list[bool] | None]]
+# A claim judge: (clips, completion texts, prompts) -> per completion, one bool per claim that cites a modality
+# (True = grounded), or None when the clip cannot be scored. `prompts` are the rows' questions, the prompts the
+# policy sampled from (None: the default question); a judge never sees label, solution or other answer
+# columns. Judges are pluggable (CLAIM_JUDGES): "shapley" uses modality Shapley of the claim's sentence; a
+# contrastive judge plugs in the same way.
+ClaimJudge = Callable[[Sequence[Any], Sequence[str], Sequence[str | None]], list[list[bool] | None]]
 UNGROUNDED_FLAGS = frozenset({"unsupported", "cites absent modality", "cites masked modality"})
 
 
 def shapley_judge(pipe, batch_size: int = 8, **explain_options: Any) -> ClaimJudge:
-    """Claim judge from `r1omni.explain.explain` (mode "fast", the completion teacher-forced): a claim is
-    grounded unless it is flagged unsupported (its sentence's Shapley for the cited modality is ~0 or
-    negative) or cites an absent / masked modality."""
+    """Claim judge from `r1omni.explain.explain` (mode "fast", the completion teacher-forced under its row's
+    question and the pipeline's system turn, i.e. the prompt the policy sampled from): a claim is grounded
+    unless it is flagged unsupported (its sentence's Shapley for the cited modality is ~0 or negative) or
+    cites an absent / masked modality."""
 
-    def judge(clips, completions, rows=None):
+    def judge(clips, completions, prompts=None):
         from r1omni.explain import explain
 
-        results = explain(pipe, list(clips), mode="fast", completions=list(completions), batch_size=batch_size,
-                          **explain_options)
-        out: list[list[bool] | None] = []
-        for res in results:
-            claims = getattr(res, "claims", None)
-            out.append(None if claims is None else
-                       [not (set(c.get("flags") or []) & UNGROUNDED_FLAGS) for c in claims if c.get("cites")])
+        n = len(clips)
+        questions = list(prompts) if prompts is not None else [None] * n
+        out: list[list[bool] | None] = [None] * n
+        for question in dict.fromkeys(questions):  # one explain call per distinct prompt
+            idx = [i for i in range(n) if questions[i] == question]
+            results = explain(pipe, [clips[i] for i in idx], mode="fast", question=question,
+                              completions=[completions[i] for i in idx], batch_size=batch_size, **explain_options)
+            for i, res in zip(idx, results, strict=True):
+                claims = getattr(res, "claims", None)
+                out[i] = (None if claims is None else
+                          [not (set(c.get("flags") or []) & UNGROUNDED_FLAGS) for c in claims if c.get("cites")])
         return out
 
+    judge.pipe = pipe  # type: ignore[attr-defined]
     return judge
 
 
@@ -223,13 +230,14 @@ class GroundingReward:
         self.clip_fn = clip_fn
         self.penalty = penalty
 
-    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    def __call__(self, completions: Sequence[Any], prompts: Sequence[Any] | None = None,
+                 **kwargs: Any) -> list[float | None]:
         n = len(completions)
-        rows = [_row(kwargs, i, n) for i in range(n)]
-        clips = [self.clip_fn(r) for r in rows]
+        clips = [self.clip_fn(_row(kwargs, i, n)) for i in range(n)]
         texts = [completion_text(c) for c in completions]
+        questions = [p if isinstance(p, str) and p.strip() else None for p in (prompts or [None] * n)]
         try:
-            verdicts = self.judge(clips, texts, rows)
+            verdicts = self.judge(clips, texts, questions)  # no label / solution columns reach the judge
         except Exception as err:  # a reward must never stop training on odd model text
             logger.warning("grounding_reward: judge failed, no grounding reward this batch: %s", err)
             return [None] * n

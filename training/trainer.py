@@ -19,7 +19,9 @@ verifies that the TRL methods still exist with the signatures relied on here; `c
 `check_scored` and `check_logps` check, on every call, that what the TRL methods return still has the
 types, keys and batch shapes the overrides rely on (a `TRLContractError` instead of wrong training).
 Options under which TRL would generate from token ids alone (vLLM, continuous batching, tools,
-environments, a rollout function) are refused at construction (`refuse_media_dropping`).
+environments, a rollout function) are refused at construction (`refuse_media_dropping`), and so is a
+conversational dataset (`refuse_conversational`): TRL would render its messages with the chat template
+alone, with no placeholders, and train without video and audio.
 """
 
 from __future__ import annotations
@@ -158,6 +160,18 @@ def inject_forward_kwargs(model: torch.nn.Module, extra: dict[str, torch.Tensor]
         handle.remove()
 
 
+def refuse_conversational(dataset, name: str = "train_dataset") -> None:
+    """A dataset whose `prompt` is a list of chat messages would train without media: one-line UsageError."""
+    from r1omni.errors import UsageError
+
+    if dataset is None or not hasattr(dataset, "column_names") or "prompt" not in (dataset.column_names or []):
+        return
+    if len(dataset) and not isinstance(dataset[0]["prompt"], str):
+        raise UsageError(f"{name} is conversational (its prompt is a list of messages): OmniGRPOTrainer needs the "
+                         "question text in `prompt` (it adds the video and audio placeholders itself); "
+                         "conversational prompts would train without video and audio")
+
+
 class OmniGRPOTrainer(GRPOTrainer):
     """GRPOTrainer for HumanOmni models: rows carry a `prompt` (the question text) and whatever the
     `media_encoder` needs (for example `path`); rewards see every other column."""
@@ -166,6 +180,10 @@ class OmniGRPOTrainer(GRPOTrainer):
         check_trl_overrides()
         grpo_args = kwargs.get("args")
         refuse_media_dropping(grpo_args, **{k: kwargs.get(k) for k in MEDIA_DROPPING_ARGUMENTS})
+        refuse_conversational(kwargs.get("train_dataset"))
+        eval_sets = kwargs.get("eval_dataset")
+        for name, ds in (eval_sets.items() if isinstance(eval_sets, dict) else [("eval_dataset", eval_sets)]):
+            refuse_conversational(ds, name)
         tokenizer = kwargs.get("processing_class")
         if grpo_args is not None and tokenizer is not None:
             suppress = sampling_suppress_ids(tokenizer)
@@ -179,8 +197,10 @@ class OmniGRPOTrainer(GRPOTrainer):
 
     # 1. prompts -> ids with expanded placeholders
     def _tokenize_prompts(self, prompts: list):
-        if prompts and not isinstance(prompts[0], str):
-            return super()._tokenize_prompts(prompts)
+        if any(not isinstance(q, str) for q in prompts):
+            from r1omni.errors import UsageError
+
+            raise UsageError("conversational prompts would train without video and audio: give the question text")
         config = self.accelerator.unwrap_model(self.model).config
         n_video, n_audio = config.num_video_tokens, config.num_audio_tokens
         # the same prompt as Pipeline.prompt_ids: the checkpoint's chat template when it has one

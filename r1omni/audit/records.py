@@ -2,7 +2,8 @@
 
 JSONL: one object per audited prediction, keys sorted, UTF-8, one line each, ordered by prediction_id;
 claims nested with their character offsets and every annotator's verdicts, then clip verdicts and
-adjudications. Reading validates every record and names the line of the first bad one. Knows the store
+every adjudication with its time (the latest per claim counts). CSV: `claim_index` is the 0-based `index`,
+`claim` the number the app shows (index + 1). Reading validates every record and names the line of the first bad one. Knows the store
 only through `AuditStore.item` / `import_records`.
 """
 
@@ -17,16 +18,17 @@ from r1omni.audit.store import CATEGORIES, VERDICTS, AuditStore
 from r1omni.errors import UsageError
 
 FORMATS = ("jsonl", "csv", "hf")
-CSV_COLUMNS = ["prediction_id", "clip", "checkpoint", "label", "claim_index", "start", "end", "text", "cites",
+CSV_COLUMNS = ["prediction_id", "clip", "checkpoint", "label", "claim_index", "claim", "start", "end", "text", "cites",
                "auto_flags", "annotator", "verdict", "category", "note", "created_at", "version",
                "adjudicated_verdict"]
 
 
 def record(item: dict) -> dict:
     """The DESIGN 3.7 record of one store item."""
-    adj = [{"claim_index": c["index"], **{k: c["adjudication"][k] for k in
-                                          ("adjudicator", "verdict", "category", "note", "created_at")}}
-           for c in item["claims"] if c["adjudication"]]
+    # every decision with its time, oldest first (the latest one per claim counts)
+    adj = sorted(({k: a[k] for k in ("claim_index", "adjudicator", "verdict", "category", "note", "created_at")}
+                  for c in item["claims"] for a in c["adjudications"]),
+                 key=lambda a: (a["created_at"], a["claim_index"]))
     return {
         "prediction_id": item["prediction_id"], "clip": item["clip"], "checkpoint": item["checkpoint"],
         "label_set": item["label_set"], "completion": item["completion"], "label": item["label"],
@@ -82,10 +84,11 @@ def export(store: AuditStore, out: str | Path, fmt: str = "jsonl") -> int:
 def csv_rows(recs: list[dict]) -> list[list]:
     rows = []
     for r in recs:
-        adj = {a["claim_index"]: a["verdict"] for a in r["adjudications"]}
+        adj = {a["claim_index"]: a["verdict"] for a in r["adjudications"]}  # oldest first: the latest wins
         for c in r["claims"]:
             for v in c["verdicts"]:
-                rows.append([r["prediction_id"], r["clip"], r["checkpoint"], r["label"], c["index"], c["start"],
+                rows.append([r["prediction_id"], r["clip"], r["checkpoint"], r["label"], c["index"], c["index"] + 1,
+                             c["start"],
                              c["end"], c["text"], ";".join(c["cites"]), ";".join(c["auto_flags"]), v["annotator"],
                              v["verdict"], v["category"] or "", v["note"] or "", v["created_at"], v["version"],
                              adj.get(c["index"], "")])

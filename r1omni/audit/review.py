@@ -3,6 +3,10 @@
 Pure functions over `AuditStore` reads (no gradio): the Audit tab and its API endpoints call these.
 The queue orders predictions by the sum of their claims' suspicion (`store.claim_suspicion`: automatic
 flags, weak or contrastive support, low self-consistency, disagreement between annotators).
+
+Blind annotation: an annotator sees the other annotators' verdicts (and a decision) on a claim only once
+they saved their own (`blind`, `disagreement_rows(viewer=...)`); adjudicators see everything. Claims are
+numbered from 1 wherever a person reads them (`number`); `index` stays 0-based in records.
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ QUEUE_FILTERS = ("all", "any flag", "cites absent modality", "cites masked modal
 MODALITY_FILTERS = ("all", "video", "audio", "text")
 
 
-def queue(store: AuditStore, annotator: str | None = None, flag: str = "all", modality: str = "all") -> list[dict]:
+def number(index: int) -> int:
+    """The number a person reads for a claim: index 0 is claim 1."""
+    return int(index) + 1
+
+
+def queue(store: AuditStore, annotator: str | None = None, flag: str = "all", modality: str = "all",
+          sees_all: bool = True) -> list[dict]:
     """One row per prediction, most suspicious first: id, clip, label, claims, flagged, suspicion, judged
     (by `annotator`), annotators; filtered by a flag (or 'any flag' / 'disagreement' / 'not judged by me')
-    and a cited modality."""
+    and a cited modality. Without `sees_all`, 'disagreement' counts only claims `annotator` judged."""
     claims = store.claim_rows()
     units = by_claim(store.verdict_rows())
     adjudicated = {(a["prediction_id"], int(a["claim_idx"])) for a in store.adjudication_rows()}
@@ -38,7 +48,7 @@ def queue(store: AuditStore, annotator: str | None = None, flag: str = "all", mo
         it["annotators"].update(u)
         it["_flags"].update(c["auto_flags"])
         it["_mods"].update(c["cites"])
-        it["_disagree"] |= len(set(u.values())) > 1
+        it["_disagree"] |= len(set(u.values())) > 1 and (sees_all or annotator in u)
     out = []
     for it in items.values():
         if flag == "any flag" and not it["_flags"]:
@@ -111,16 +121,45 @@ def evidence(item: dict, claim: dict, top: int = 3) -> list[dict]:
     return out
 
 
-def disagreement_rows(store: AuditStore) -> list[dict]:
-    """Claims whose annotators disagree: id, claim, text, each verdict, the adjudication if any."""
+def blind(item: dict, me: str | None, sees_all: bool = False) -> dict:
+    """`item` as `me` may see it: on a claim `me` has not judged, only their own verdict (none) and no
+    decision; others' overall verdicts only once `me` gave one. Adjudicators (`sees_all`) see everything."""
+    if sees_all:
+        return item
+    claims = []
+    for c in item["claims"]:
+        if any(v["annotator"] == me for v in c["verdicts"]):
+            claims.append(c)
+        else:
+            claims.append({**c, "verdicts": [], "adjudication": None, "adjudications": []})
+    mine = any(v["annotator"] == me for v in item["clip_verdicts"])
+    return {**item, "claims": claims,
+            "clip_verdicts": item["clip_verdicts"] if mine else []}
+
+
+def decision_text(a: dict | None) -> str:
+    """A decision in full: verdict, category, who, when (UTC, to the minute) and the note."""
+    if not a:
+        return ""
+    when = str(a.get("created_at") or "")[:16].replace("T", " ")
+    parts = [a["verdict"]] + ([a["category"]] if a.get("category") else [])
+    text = f"{' · '.join(parts)} by {a['adjudicator']}" + (f" at {when} UTC" if when else "")
+    return text + (f": {a['note']}" if a.get("note") else "")
+
+
+def disagreement_rows(store: AuditStore, viewer: str | None = None, sees_all: bool = True) -> list[dict]:
+    """Claims whose annotators disagree: id, claim number (from 1), text, each verdict, the current decision
+    in full. Without `sees_all`, only the claims `viewer` judged (blind annotation)."""
     units = by_claim(store.verdict_rows())
     adj = {(a["prediction_id"], int(a["claim_idx"])): a for a in store.adjudication_rows()}
     texts = {(c["prediction_id"], c["idx"]): c for c in store.claim_rows()}
     rows = []
     for key in sorted(k for k, u in units.items() if len(set(u.values())) > 1):
+        if not sees_all and viewer not in units[key]:
+            continue
         a = adj.get(key)
-        rows.append({"prediction_id": key[0], "claim": key[1], "clip": texts[key]["clip"], "text": texts[key]["text"],
+        rows.append({"prediction_id": key[0], "claim": number(key[1]), "index": key[1], "clip": texts[key]["clip"],
+                     "text": texts[key]["text"],
                      "verdicts": "; ".join(f"{n}: {v}" for n, v in sorted(units[key].items())),
-                     "decision": f"{a['verdict']} ({a['adjudicator']})" if a else "",
-                     "decision_version": a["version"] if a else 0})
+                     "decision": decision_text(a), "decision_version": a["version"] if a else 0})
     return rows

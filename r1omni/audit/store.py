@@ -324,11 +324,19 @@ class AuditStore:
                 raise UsageError(f"prediction {pid} is stored with other claim offsets; not replaced")
             changed = [(r[4], r[5], r[6], pid, r[0]) for r, h in zip(rows, have, strict=True)
                        if (r[4], r[5], r[6]) != tuple(h[4:7])]
+            old_ex = db.execute("SELECT explanation FROM audit_predictions WHERE id=?", (pid,)).fetchone()[0]
+            new_ex = None if explanation is None else _j(explanation)
             if changed:
                 db.executemany("UPDATE audit_claims SET cites=?, auto_flags=?, support=? WHERE prediction_id=? "
                                "AND idx=?", changed)
-                db.execute("UPDATE audit_predictions SET version=version+1, explanation=COALESCE(?, explanation) "
-                           "WHERE id=?", (None if explanation is None else _j(explanation), pid))
+            if new_ex is not None and new_ex != old_ex:
+                db.execute("UPDATE audit_predictions SET explanation=? WHERE id=?", (new_ex, pid))
+            # The item's version (what open items are checked against) moves only when what an annotator
+            # sees moved: cites, flags, support or evidence beyond the rounding they are shown with.
+            seen_before = [_shown_claim(h[4], h[5], h[6]) for h in have]
+            seen_now = [_shown_claim(r[4], r[5], r[6]) for r in rows]
+            if seen_before != seen_now or (new_ex is not None and _shown_evidence(new_ex) != _shown_evidence(old_ex)):
+                db.execute("UPDATE audit_predictions SET version=version+1 WHERE id=?", (pid,))
         return pid
 
     def add_explanation(self, result: dict, settings: dict | None = None, label_set: str = "dfew",
@@ -384,6 +392,7 @@ class AuditStore:
         adj = self._rows("SELECT a.claim_idx, n.name AS adjudicator, a.verdict, a.category, a.note, a.created_at, "
                          "a.version FROM audit_adjudications a JOIN audit_annotators n ON n.id = a.adjudicator_id "
                          "WHERE a.prediction_id=? ORDER BY a.claim_idx", (pid,))
+        history = self._adjudication_history(pid)
         clip_v = self._rows("SELECT n.name AS annotator, v.verdict, v.note, v.created_at, v.version "
                             "FROM audit_clip_verdicts v JOIN audit_annotators n ON n.id = v.annotator_id "
                             "WHERE v.prediction_id=? ORDER BY n.name", (pid,))
@@ -398,6 +407,7 @@ class AuditStore:
                 "self_consistency": c["self_consistency"],
                 "verdicts": [{k: v[k] for k in v_keys} for v in verdicts if v["claim_idx"] == c["idx"]],
                 "adjudication": next(({k: a[k] for k in a_keys} for a in adj if a["claim_idx"] == c["idx"]), None),
+                "adjudications": [h for h in history if h["claim_index"] == c["idx"]],
             })
         return {"prediction_id": p["id"], "clip": p["clip"], "checkpoint": p["checkpoint"],
                 "settings": json.loads(p["settings"]), "label_set": p["label_set"], "completion": p["completion"],
@@ -416,12 +426,18 @@ class AuditStore:
         with self._tx() as db:
             self._check_item(db, pid, claim_index, item_version)
             aid = self._annotator_id(db, annotator, authenticated)
+            if db.execute("SELECT 1 FROM audit_annotation_log WHERE kind IN ('adjudication', 'import-adjudication') "
+                          "AND prediction_id=? AND claim_idx=? AND annotator_id=? UNION SELECT 1 FROM "
+                          "audit_adjudications WHERE prediction_id=? AND claim_idx=? AND adjudicator_id=?",
+                          (pid, claim_index, aid, pid, claim_index, aid)).fetchone():
+                raise UsageError(f"{check_name(annotator)} adjudicated claim {claim_index + 1} of {pid}: an "
+                                 "adjudicator does not also judge a claim they decided; your verdict was not saved")
             row = db.execute("SELECT version, verdict, updated_at FROM audit_annotations WHERE prediction_id=? AND "
                              "claim_idx=? AND annotator_id=?", (pid, claim_index, aid)).fetchone()
             current = row[0] if row else 0
             if current != expected_version:
                 raise StaleWriteError(
-                    f"claim {claim_index} of {pid} changed since you loaded it: {annotator}'s verdict is now "
+                    f"claim {claim_index + 1} of {pid} changed since you loaded it: {annotator}'s verdict is now "
                     f"'{row[1]}' (version {current}, {row[2]}); reload the item; your verdict was not saved")
             t = now_iso()
             if row is None:
@@ -458,17 +474,23 @@ class AuditStore:
 
     def adjudicate(self, pid: str, claim_index: int, adjudicator: str, verdict: str, *, category: str | None = None,
                    note: str | None = None, expected_version: int = 0, authenticated: bool = False) -> dict:
-        """Store the decision on a claim as its own record (annotators' verdicts stay as they are)."""
+        """Store the decision on a claim as its own record (annotators' verdicts stay as they are). Never by
+        someone who judged the claim; replacing a decision means stating its version (`expected_version`).
+        Every decision stays in the log (`adjudication_history`); the latest one counts."""
         verdict, category, note = check_verdict(verdict), check_category(category), clean_note(note)
         with self._tx() as db:
             self._check_item(db, pid, claim_index, None)
             aid = self._annotator_id(db, adjudicator, authenticated)
+            if db.execute("SELECT 1 FROM audit_annotations WHERE prediction_id=? AND claim_idx=? AND annotator_id=?",
+                          (pid, claim_index, aid)).fetchone():
+                raise UsageError(f"{check_name(adjudicator)} judged claim {claim_index + 1} of {pid}: a claim is "
+                                 "adjudicated by someone who did not judge it; nothing was saved")
             row = db.execute("SELECT a.version, a.verdict, n.name FROM audit_adjudications a JOIN audit_annotators n "
                              "ON n.id = a.adjudicator_id WHERE prediction_id=? AND claim_idx=?",
                              (pid, claim_index)).fetchone()
             current = row[0] if row else 0
             if current != expected_version:
-                raise StaleWriteError(f"claim {claim_index} of {pid} was adjudicated meanwhile by {row[2]} "
+                raise StaleWriteError(f"claim {claim_index + 1} of {pid} was adjudicated meanwhile by {row[2]} "
                                       f"('{row[1]}', version {current}); reload; your decision was not saved")
             t = now_iso()
             db.execute("INSERT OR REPLACE INTO audit_adjudications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -477,13 +499,32 @@ class AuditStore:
         return {"prediction_id": pid, "claim_index": claim_index, "adjudicator": check_name(adjudicator),
                 "verdict": verdict, "category": category, "note": note, "version": current + 1, "created_at": t}
 
+    def _adjudication_history(self, pid: str) -> list[dict]:
+        """Every decision on the item's claims, oldest first: the log's adjudications (and imported ones),
+        plus a current decision the log lacks (stores older than the history)."""
+        keys = ("claim_index", "adjudicator", "verdict", "category", "note", "created_at")
+        rows = self._rows("SELECT l.claim_idx AS claim_index, n.name AS adjudicator, l.verdict, l.category, l.note, "
+                          "l.created_at FROM audit_annotation_log l JOIN audit_annotators n ON n.id = l.annotator_id "
+                          "WHERE l.prediction_id=? AND l.kind IN ('adjudication', 'import-adjudication') "
+                          "ORDER BY l.id", (pid,))
+        rows += self._rows("SELECT a.claim_idx AS claim_index, n.name AS adjudicator, a.verdict, a.category, a.note, "
+                           "a.created_at FROM audit_adjudications a JOIN audit_annotators n "
+                           "ON n.id = a.adjudicator_id WHERE a.prediction_id=?", (pid,))
+        seen, out = set(), []
+        for r in rows:
+            key = tuple(r[k] for k in keys)
+            if key not in seen:
+                seen.add(key)
+                out.append(r)
+        return sorted(out, key=lambda r: (r["created_at"], r["claim_index"]))
+
     def _check_item(self, db, pid: str, claim_index: int | None, item_version: int | None) -> None:
         row = db.execute("SELECT version FROM audit_predictions WHERE id=?", (pid,)).fetchone()
         if row is None:
             raise UsageError(f"no audit item '{pid}'")
         if claim_index is not None and db.execute("SELECT 1 FROM audit_claims WHERE prediction_id=? AND idx=?",
                                                   (pid, claim_index)).fetchone() is None:
-            raise UsageError(f"item {pid} has no claim {claim_index}")
+            raise UsageError(f"item {pid} has no claim {claim_index + 1} (index {claim_index})")
         if item_version is not None and row[0] != item_version:
             raise StaleWriteError(f"item {pid} was updated since you loaded it (version {item_version} -> {row[0]}: "
                                   "new evidence); reload it; nothing was saved")
@@ -520,8 +561,9 @@ class AuditStore:
                           "ORDER BY a.prediction_id, a.claim_idx, n.name")
 
     def adjudication_rows(self) -> list[dict]:
-        return self._rows("SELECT a.prediction_id, a.claim_idx, n.name AS adjudicator, a.verdict, a.version "
-                          "FROM audit_adjudications a JOIN audit_annotators n ON n.id = a.adjudicator_id")
+        return self._rows("SELECT a.prediction_id, a.claim_idx, n.name AS adjudicator, a.verdict, a.category, a.note, "
+                          "a.created_at, a.version FROM audit_adjudications a JOIN audit_annotators n "
+                          "ON n.id = a.adjudicator_id")
 
     def counts(self) -> dict:
         with self._lock:
@@ -578,15 +620,22 @@ class AuditStore:
                     db.execute("INSERT OR REPLACE INTO audit_clip_verdicts VALUES (?, ?, ?, ?, ?, ?)",
                                (pid, aid, v["verdict"], v["note"], v["created_at"], (row[0] if row else 0) + 1))
                     n["clip_verdicts"] += 1
-                for a in rec["adjudications"]:
+                for a in rec["adjudications"]:  # every decision is kept; the newest one is the current one
                     aid = self._annotator_id(db, a["adjudicator"])
-                    row = db.execute("SELECT version, created_at FROM audit_adjudications WHERE prediction_id=? AND "
-                                     "claim_idx=?", (pid, a["claim_index"])).fetchone()
-                    if row is not None and row[1] >= a["created_at"]:
+                    known = db.execute("SELECT 1 FROM audit_annotation_log WHERE kind IN ('adjudication', "
+                                       "'import-adjudication') AND prediction_id=? AND claim_idx=? AND annotator_id=? "
+                                       "AND created_at=?", (pid, a["claim_index"], aid, a["created_at"])).fetchone()
+                    row = db.execute("SELECT version, created_at, adjudicator_id FROM audit_adjudications WHERE "
+                                     "prediction_id=? AND claim_idx=?", (pid, a["claim_index"])).fetchone()
+                    current = row is not None and row[1] == a["created_at"] and row[2] == aid
+                    if known or current:
                         continue
-                    db.execute("INSERT OR REPLACE INTO audit_adjudications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               (pid, a["claim_index"], aid, a["verdict"], a["category"], a["note"], a["created_at"],
-                                (row[0] if row else 0) + 1))
+                    if row is None or row[1] < a["created_at"]:
+                        db.execute("INSERT OR REPLACE INTO audit_adjudications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (pid, a["claim_index"], aid, a["verdict"], a["category"], a["note"],
+                                    a["created_at"], (row[0] if row else 0) + 1))
+                    self._log(db, "import-adjudication", pid, a["claim_index"], aid, a["verdict"], a["category"],
+                              a["note"], (row[0] if row else 0) + 1, a["created_at"])
                     n["adjudications"] += 1
         return n
 
@@ -629,6 +678,40 @@ def _claim_row(i: int, c: dict, completion: str) -> tuple:
     flags = list(c.get("auto_flags") or [])
     return (i, start, end, text, _j(list(c.get("cites") or [])), _j(flags),
             None if c.get("support") is None else _j(c["support"]), c.get("self_consistency"))
+
+
+# ---------------------------------------------------------------- what annotators see
+SHARE_DECIMALS = 2  # shares are shown as whole percents
+NATS_DECIMALS = 3  # Shapley values and occlusion scores are shown with 3 decimals
+TIME_DECIMALS = 2  # seek times are shown with 2 decimals
+
+
+def shown(value, key: str = ""):
+    """`value` as the Audit tab displays it: floats rounded (shares to whole percents, log-probabilities
+    to 3 decimals), recursively through dicts and lists."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return round(float(value), SHARE_DECIMALS if key == "share" else NATS_DECIMALS) + 0.0
+    if isinstance(value, dict):
+        return {k: shown(v, "share" if key == "share" else k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(v, key) for v in value]
+    return value
+
+
+def _shown_claim(cites: str, flags: str, support: str | None) -> tuple:
+    return (cites, flags, _j(shown(None if support is None else json.loads(support))))
+
+
+def _shown_evidence(explanation: str | None) -> str:
+    """The seekable windows an annotator is shown: frame / audio-window times and scores, as displayed."""
+    ex = json.loads(explanation) if explanation else {}
+    frames = [(f.get("index"), round(float(f.get("time_s") or 0), TIME_DECIMALS), shown(f.get("score")))
+              for f in ex.get("frames") or []]
+    segs = [(round(float(a.get("start_s") or 0), TIME_DECIMALS), shown(a.get("end_s")), shown(a.get("score")))
+            for a in ex.get("audio_segments") or []]
+    return _j([frames, segs])
 
 
 # ---------------------------------------------------------------- suspicion

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -108,6 +107,7 @@ class _Job:
     audio_media: list = field(default_factory=list)
     slots: list[int] = field(default_factory=list)  # positions in the flat variant list
     claims: list = field(default_factory=list)  # the completion's claims (r1omni.audit.claims), split once
+    gradient: tuple = ((), ())  # temporal="gradient": (frame rows, audio rows)
 
 
 def explain(
@@ -122,6 +122,7 @@ def explain(
     batch_size: int = 8,
     completions: Sequence[str] | None = None,
     truth: Sequence[Mapping | None] | None = None,
+    on_progress: Callable[[str, dict], None] | None = None,
     **options,
 ) -> list:
     """Explain each clip (path, `media.Clip` or `MediaInputs`): a list of `Explanation` or `ClipError`.
@@ -129,6 +130,9 @@ def explain(
     `completions` teacher-forces given texts instead of generating (audits, planted-claim benchmarks);
     `truth` gives synthetic manifest rows to check cues ("cue not present"). Extra `options` are
     `ExplainParams` fields (target, forward_batch_size, audio_window_s, max_audio_windows, thresholds).
+    `on_progress(event, info)` is told what is ready as it comes (for showing results early): "predicted"
+    (info: predictions, variants total), "scored" after each stage of teacher-forced variants (info: stage,
+    done, total, and after the coalitions the modality block per clip index), "contrast" before claim support.
     """
     from dataclasses import replace
 
@@ -146,7 +150,8 @@ def explain(
         chunk = range(start, min(len(clips), start + batch_size))
         forced = None if completions is None else [completions[i] for i in chunk]
         rows = None if truth is None else [truth[i] for i in chunk]
-        batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice)
+        batch = _explain_batch(pipe, session, [clips[i] for i in chunk], forced, rows, params, gate, gate_notice,
+                               on_progress)
         for i, r in zip(chunk, batch, strict=True):
             results[i] = r
             if cal_notice and hasattr(r, "notices"):
@@ -159,15 +164,15 @@ def _gate(pipe, question: str | None) -> tuple[dict | None, str | None]:
     """The instruction gate's branch weights (they depend on the question only, not on the clip)."""
     try:
         with torch.inference_mode():
-            inputs = {k: v.to(pipe.device) for k, v in pipe.gate_inputs(question).items()}
-            probs = pipe.model.model.get_gate_probs(**inputs)[0].float().cpu()
+            probs = pipe.gate_probs(question)[0].float().cpu()  # once per checkpoint and question
     except (AttributeError, TypeError, RuntimeError) as err:
         logger.warning("gate weights unavailable: %s", err)
         return None, "gate weights unavailable for this checkpoint"
     return {b: round(float(p), 5) for b, p in zip(GATE_BRANCHES, probs, strict=True)}, None
 
 
-def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, gate, gate_notice) -> list:
+def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, gate, gate_notice,
+                   on_progress=None) -> list:
     from r1omni.inference import ClipError, MediaInputs
 
     t_start = time.perf_counter()
@@ -194,8 +199,22 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
         for job in jobs:
             for key in ("both", "video", "audio"):
                 keep[job.slots[job.coalition_media[key]]] = True
-    logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size, keep=keep) if jobs else []
+    if jobs and on_progress is not None:
+        on_progress("predicted", {"predictions": {j.index: j.prediction for j in jobs}, "total": len(flat_media)})
+        logps = _scored_in_stages(pipe, session, jobs, flat_media, flat_ids, keep, params, on_progress)
+    else:
+        logps = session.token_logprobs(flat_media, flat_ids, batch_size=params.forward_batch_size,
+                                       keep=keep) if jobs else []
+    if jobs and params.mode == "full" and params.temporal == "gradient":
+        from r1omni.explain import gradients
+
+        for job in jobs:
+            offsets = token_offsets(pipe.tokenizer, job.ids, job.text)
+            idx = _target_tokens(job.text, offsets)[0][params.target]
+            job.gradient = gradients.timeline(pipe, session, job.media, job.ids, idx, job.windows)
     t_tf = time.perf_counter()
+    if jobs and params.contrastive and on_progress is not None:
+        on_progress("contrast", {})
     contrasts, sources = _contrast(pipe, session, jobs, params) if jobs and params.contrastive else ({}, {})
     t_con = time.perf_counter()
     consistency = _consistency(pipe, jobs, params) if jobs and params.self_consistency else {}
@@ -210,6 +229,36 @@ def _explain_batch(pipe, session, clips, forced, rows, params: ExplainParams, ga
                                    sources.get(job.index, {}))
         out[job.index].timings_ms["assemble"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def _scored_in_stages(pipe, session, jobs: list[_Job], flat_media, flat_ids, keep, params, on_progress) -> list:
+    """`session.token_logprobs` over the flat variants in three calls (modality coalitions, occluded frames,
+    silenced audio windows), telling `on_progress` after each; the modality block is ready after the first."""
+    stages: dict[str, list[int]] = {"coalitions": [], "frames": [], "audio windows": []}
+    for job in jobs:
+        n_c = len(set(job.coalition_media.values()))
+        stages["coalitions"] += job.slots[:n_c]
+        stages["frames"] += job.slots[n_c : n_c + len(job.frames)]
+        stages["audio windows"] += job.slots[n_c + len(job.frames) :]
+    logps: list = [None] * len(flat_media)
+    done = 0
+    for stage, slots in stages.items():
+        if not slots:
+            continue
+        out = session.token_logprobs([flat_media[s] for s in slots], [flat_ids[s] for s in slots],
+                                     batch_size=params.forward_batch_size, keep=[keep[s] for s in slots])
+        for s, lp in zip(slots, out, strict=True):
+            logps[s] = lp
+        done += len(slots)
+        info = {"stage": stage, "done": done, "total": len(flat_media)}
+        if stage == "coalitions":
+            info["modality"] = {}
+            for job in jobs:
+                values = {k: logps[job.slots[job.coalition_media[k]]] for k in shapley.COALITIONS}
+                targets, _ = _target_tokens(job.text, token_offsets(pipe.tokenizer, job.ids, job.text))
+                info["modality"][job.index] = _modality_block(values, job.players, targets, params.target, job.media)
+        on_progress("scored", info)
+    return logps
 
 
 def _predict(pipe, session, jobs: list[_Job], forced, params: ExplainParams) -> None:
@@ -256,6 +305,7 @@ def _plan(pipe, job: _Job, params: ExplainParams, flat_media: list, flat_ids: li
     if params.mode == "full":
         dur = m.audio_duration_s if m.uses_audio else 0.0
         job.windows = temporal.audio_windows(dur, params.audio_window_s, params.max_audio_windows)
+    if params.mode == "full" and params.temporal != "gradient":
         job.frames, job.audio_media = temporal.occlusion_variants(pipe, m, job.windows,
                                                                   keep=params.temporal == "both",
                                                                   audio_level=params.audio_occlusion)
@@ -277,7 +327,9 @@ def _assemble(pipe, job: _Job, logps: list[torch.Tensor], row, params, gate, gat
     full = float(values["both"][target_idx].sum())
     n_c = len(set(job.coalition_media.values()))
     frames, segments = [], []
-    if params.mode == "full":
+    if params.mode == "full" and params.temporal == "gradient":
+        frames, segments = job.gradient
+    elif params.mode == "full":
         k = n_c + len(job.frames)
         keep = params.temporal == "both"
         no_video = float(values["audio"][target_idx].sum()) if keep else None  # video masked, audio kept
@@ -384,11 +436,17 @@ def _claims(job: _Job, phi_tok, offsets, row, thresholds, contrasts: dict, sourc
 
 
 def _claim_keys(claim, bank) -> set:
-    """What a claim asserts, comparable across samples: (modality, label) per cited modality, else its text."""
+    """What a claim asserts, comparable across samples: per cited modality, the labels of its emotion-bearing
+    expressions (`rewrite.py`; the bank's label for a bank sentence), else its text."""
+    from r1omni.explain.rewrite import FINE, rewrite_claim
+
     keys = set()
     for m in claim.cites:
-        lab = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
-        keys.add((m, lab) if lab is not None else (m, contrast_lib.normalise(claim.text)))
+        own = tuple(sorted(rewrite_claim(claim.text, (m,), FINE).own))
+        if bank is not None or not own:
+            lab = contrast_lib.claim_label(claim.text, m, bank, claim.emotions)
+            own = (lab,) if lab is not None else ()
+        keys.add((m, own) if own else (m, contrast_lib.normalise(claim.text)))
     return keys
 
 
@@ -412,21 +470,22 @@ def _consistency(pipe, jobs: list[_Job], params: ExplainParams) -> dict[int, dic
     return out
 
 
-_BANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipe -> its counterfactual bank or None
-
-
 def _bank(pipe):
-    """The checkpoint's own counterfactual bank (`contrast.load_bank`) or None, read once per pipeline."""
+    """The checkpoint's own counterfactual bank (`contrast.load_bank`) or None, read once per process and loaded
+    model (`r1omni.model_cache`: a wrapper of the pipeline reuses it)."""
     from r1omni.inference import DEMO_CHECKPOINT, DEMO_DISPLAY_NAME
+    from r1omni.model_cache import cached
 
-    if pipe not in _BANKS:
-        folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
+    folder = DEMO_CHECKPOINT if pipe.display_name == DEMO_DISPLAY_NAME else pipe.checkpoint
+
+    def load():
         try:
-            _BANKS[pipe] = contrast_lib.load_bank(folder)
+            return contrast_lib.load_bank(folder)
         except (OSError, ValueError) as err:
             logger.warning("counterfactual bank unreadable: %s", err)
-            _BANKS[pipe] = None
-    return _BANKS[pipe]
+            return None
+
+    return cached(pipe, ("counterfactual bank", str(folder)), load)
 
 
 def counterfactual_source(pipe, params: ExplainParams) -> str:

@@ -41,7 +41,7 @@ FINE = DFEW + ("anxious", "contemptuous", "disappointed", "helpless", "calm")
 COARSE = {lab: lab for lab in DFEW} | {"anxious": "fear", "contemptuous": "disgust", "disappointed": "sad",
                                        "helpless": "sad", "calm": "neutral"}
 _FAR = 10**6  # anchor distance of a slot without anchors (the generic vocabulary): it loses every tie
-_KIND_ORDER = {VERB: 0, ADJ: 1, COMP: 2, ADV: 3, NOUN: 4}  # same words, same slot: "crying" is a verb form
+_KIND_ORDER = {ADJ: 0, VERB: 1, COMP: 2, ADV: 3, NOUN: 4}  # same words: "slow" an adjective, "crying" a verb
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ SLOTS: tuple[Slot, ...] = (
         VERB: {
             "happy": _v("curve up|curves up|curved up|curving up", "lift|lifts|lifted|lifting",
                         "turn up|turns up|turned up|turning up"),
-            "sad": _v("turn down|turns down|turned down|turning down", "droop|droops|drooped|drooping"),
+            "sad": _v("turn down|turns down|turned down|turning down", "droop|droops|drooped|drooping",
+                      "sag|sags|sagged|sagging"),
             "surprise": _v("fall open|falls open|fell open|falling open",
                            "drop open|drops open|dropped open|dropping open",
                            "open|opens|opened|opening"),
@@ -196,13 +197,14 @@ SLOTS: tuple[Slot, ...] = (
     }),
     Slot("voice", AUDIO, ("voice", "tone", "speech", "speak", "spoke", "said", "say", "sound", "words",
                           "utter", "talk", "vocal", "delivery"), {
-        ADJ: {"happy": _v("cheerful", "bright", "lively", "upbeat", "warm", "gentle", "tender"),
-              "sad": _v("heavy", "weak", "choked", "subdued", "mournful", "broken", "small"),
-              "angry": _v("harsh", "sharp", "forceful", "stern", "aggressive"),
+        ADJ: {"happy": _v("cheerful", "bright", "lively", "upbeat", "warm", "gentle", "tender", "light"),
+              "sad": _v("heavy", "weak", "choked", "subdued", "mournful", "broken", "small", "dull"),
+              "angry": _v("harsh", "sharp", "forceful", "stern", "aggressive", "rough"),
               "fear": _v("shaky", "trembling", "tense", "hesitant", "quavering"),
               "surprise": _v("exclamatory", "startled", "incredulous"),
               "disgust": _v("scornful", "disdainful", "sneering"),
-              "neutral": _v("flat", "steady", "monotonous", "monotone", "matter-of-fact", "ordinary", "routine")},
+              "neutral": _v("flat", "steady", "monotonous", "monotone", "matter-of-fact", "ordinary", "routine",
+                          "plain")},
         VERB: {
             "fear": _v("tremble|trembles|trembled|trembling", "quiver|quivers|quivered|quivering",
                        "shake|shakes|shook|shaking", "waver|wavers|wavered|wavering"),
@@ -216,7 +218,7 @@ SLOTS: tuple[Slot, ...] = (
     }),
     Slot("pitch", AUDIO, ("pitch", "intonation", "voice", "tone", "register"), {
         VERB: {
-            "surprise": _v("shoot up|shoots up|shot up|shooting up",
+            "surprise": _v("shoot up|shoots up|shot up|shooting up", "jump up|jumps up|jumped up|jumping up",
                            "rise sharply|rises sharply|rose sharply|rising sharply",
                            "rise|rises|rose|rising"),
             "sad": _v("drop|drops|dropped|dropping", "fall|falls|fell|falling"),
@@ -231,11 +233,12 @@ SLOTS: tuple[Slot, ...] = (
               "disgust": _v("nasal",), "neutral": _v("level", "even-pitched")},
     }),
     Slot("pace", AUDIO, ("pace", "speed", "tempo", "rate", "speak", "spoke", "speech", "talk", "rhythm", "tone",
+                         "voice",
                          "say", "said", "ask", "answer", "repl", "respond"), {
         ADV: {"sad": _v("slowly",), "fear": _v("quickly", "hurriedly"), "angry": _v("curtly",),
               "happy": _v("briskly",), "surprise": _v("abruptly",), "disgust": _v("drawlingly",),
               "neutral": _v("steadily",)},
-        ADJ: {"fear": _v("rushed", "hurried", "rapid"), "sad": _v("slow", "sluggish", "halting"),
+        ADJ: {"fear": _v("rushed", "hurried", "rapid", "fast", "quick"), "sad": _v("slow", "sluggish", "halting"),
               "happy": _v("brisk", "bubbly"), "angry": _v("clipped", "curt", "abrupt"),
               "surprise": _v("sudden", "breathless"), "disgust": _v("drawn-out", "drawling"),
               "neutral": _v("measured", "unhurried")},
@@ -245,7 +248,8 @@ SLOTS: tuple[Slot, ...] = (
         VERB: {
             "fear": _v("stammer|stammers|stammered|stammering", "stutter|stutters|stuttered|stuttering"),
             "sad": _v("trail off|trails off|trailed off|trailing off",
-                      "slow down|slows down|slowed down|slowing down"),
+                      "slow down|slows down|slowed down|slowing down", "slow|slows|slowed|slowing",
+                      "drag|drags|dragged|dragging"),
             "anxious": _v("speed up|speeds up|sped up|speeding up",),
             "angry": _v("bark|barks|barked|barking",),
             "happy": _v("chatter|chatters|chattered|chattering",),
@@ -269,7 +273,7 @@ SLOTS: tuple[Slot, ...] = (
             "angry": _v("raise|raises|raised|raising",),
             "happy": _v("lift|lifts|lifted|lifting",),
             "disgust": _v("drop to a mutter|drops to a mutter|dropped to a mutter|dropping to a mutter",),
-            "sad": _v("lower|lowers|lowered|lowering",),
+            "sad": _v("lower|lowers|lowered|lowering", "drop|drops|dropped|dropping"),
             "fear": _v("drop to a whisper|drops to a whisper|dropped to a whisper|dropping to a whisper",),
             "surprise": _v("jump in volume|jumps in volume|jumped in volume|jumping in volume",),
             "neutral": _v("keep steady|keeps steady|kept steady|keeping steady",),

@@ -43,7 +43,9 @@ def audio_windows(
     return [(edges[i], edges[i + 1]) for i in range(n) if edges[i + 1] > edges[i]]
 
 
-TEMPORAL_MODES = ("occlude", "both")
+# "occlude": leave-one-out drop; "both": mean of drop and keep-one gain (the default); "gradient": gradient x
+# (input - baseline) from one forward + backward (r1omni/explain/gradients.py), no perturbed inputs
+TEMPORAL_MODES = ("occlude", "both", "gradient")
 # How an audio window is silenced: "waveform" zeroes the samples and runs the audio tower again per window;
 # "tokens" puts the cached silence tokens in place of the window's pooled audio tokens (no tower run).
 AUDIO_OCCLUSIONS = ("waveform", "tokens")

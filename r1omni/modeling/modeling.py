@@ -18,6 +18,7 @@ This module knows nothing about files, tokenizers or media decoding.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -421,13 +422,26 @@ class HumanOmniQwen2ForCausalLM(HumanOmniPreTrainedModel, GenerationMixin):
     def generate(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, **kwargs):
         """HF generate with the media kwargs; a compat-layout prompt is expanded (and re-left-padded) first.
 
-        Returns prompt ids (expanded layout) + new ids, as HF does when called with `input_ids`.
+        Returns prompt ids (expanded layout) + new ids, as HF does when called with `input_ids`. A prompt with
+        placeholders is generated from its spliced embeddings, as `Pipeline.generate` and the original do:
+        logits processors (repetition penalty, n-gram blocking) then see the generated tokens only, never the
+        placeholder ids (-201 / -202, which they would use as indices into the logits).
         """
-        if input_ids is not None and bool((input_ids < 0).any()):
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            input_ids, attention_mask, _, _ = expand_compat_placeholders(input_ids, attention_mask, self.config)
-        return super().generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        if input_ids is None or not bool((input_ids < 0).any()):
+            return super().generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask, _, _ = expand_compat_placeholders(input_ids, attention_mask, self.config)
+        media = {k: kwargs.pop(k, None) for k in
+                 ("pixel_values_videos", "input_features", "gate_input_ids", "gate_attention_mask")}
+        embeds = self.model.embed_inputs(input_ids, **media)
+        with warnings.catch_warnings():  # "applies only to newly generated tokens": what the original does
+            warnings.filterwarnings("ignore", message=r"Passing `\w+` with `inputs_embeds`")
+            out = super().generate(inputs_embeds=embeds, attention_mask=attention_mask, **kwargs)
+        if isinstance(out, torch.Tensor):  # from embeddings alone, HF returns only the new tokens
+            return torch.cat([input_ids, out], dim=1)
+        out.sequences = torch.cat([input_ids, out.sequences], dim=1)
+        return out
 
 
 def register_auto_model() -> None:

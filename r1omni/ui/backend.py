@@ -7,21 +7,31 @@ plus the decoded clip for drawing. No gradio here, so handlers stay tiny and thi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from r1omni.errors import MediaError, UsageError
+from r1omni.errors import MediaError, R1OmniError, UsageError
 from r1omni.library_store import LibraryStore, checkpoint_fingerprint, resolve_inside
+from r1omni.playback import PlaybackCache
 
 logger = logging.getLogger(__name__)
 
 LIVE_SAMPLE_RATE = 16000
+EXPLAIN_MODE_CHOICES = ("auto", "fast", "full")
+# The default explain mode is 'full' when a full explanation is expected within FULL_BUDGET_S seconds, judged
+# from the warm-up prediction (WARMUP_TOKENS new tokens) times FULL_COST_RATIO: full explain / predict measured
+# at 64 new tokens on the full-size model (bench/results/explain_cost_full.json: 9.2x; 5.3x on the demo).
+WARMUP_TOKENS = 64
+FULL_COST_RATIO = 9.2
+FULL_BUDGET_S = 45.0
 
 
 @dataclass
@@ -31,6 +41,19 @@ class ClipView:
     result: dict
     thumbnails: list[np.ndarray]
     audio: np.ndarray | None
+
+
+def default_explain_mode(predict_s: float | None, budget_s: float = FULL_BUDGET_S,
+                         full_cost_ratio: float = FULL_COST_RATIO) -> str:
+    """'full' when a full explanation is expected within `budget_s` from the measured seconds of one prediction,
+    else 'fast' (also when nothing was measured). Pure, so the choice is tested without timing.
+
+    >>> default_explain_mode(1.0), default_explain_mode(20.0), default_explain_mode(None)
+    ('full', 'fast', 'fast')
+    """
+    if predict_s is None or predict_s < 0:
+        return "fast"
+    return "full" if predict_s * full_cost_ratio <= budget_s else "fast"
 
 
 def checkpoint_title(pipeline) -> str:
@@ -69,7 +92,8 @@ class Backend:
 
     def __init__(self, pipeline, store: LibraryStore | None = None, library_root: Path | None = None,
                  loader: Callable[[str], object] | None = None, checkpoint_dirs: tuple[Path, ...] = (),
-                 batch_size: int = 8):
+                 batch_size: int = 8, playback_dir: Path | None = None, explain_mode: str = "auto",
+                 predict_s: float | None = None):
         self.pipeline = pipeline
         self.store = store
         self.library_root = Path(library_root).resolve() if library_root else None
@@ -81,8 +105,55 @@ class Backend:
         # One model call at a time, whichever event asks: /explain is admitted by its own gate, the other
         # model events by Gradio's "model" concurrency group; this lock keeps the two from overlapping.
         self.model_lock = threading.RLock()
+        self.rates: dict[str, float] = {}  # measured s per generated token / scored variant / explain (ClipEvents)
         _public_name(pipeline)
         self.key = self._identity(pipeline)
+        # Browser playback copies (r1omni.playback), in the app's private folder; players get `playable`.
+        self.playback = PlaybackCache(playback_dir)
+        if explain_mode not in EXPLAIN_MODE_CHOICES:
+            raise UsageError(f"explain mode must be one of {', '.join(EXPLAIN_MODE_CHOICES)}, got '{explain_mode}'")
+        self.explain_mode_setting = explain_mode
+        self.predict_s = predict_s  # seconds of the warm-up prediction (None: not measured)
+
+    # ------------------------------------------------------------ defaults from the checkpoint
+    @property
+    def max_new_tokens(self) -> int:
+        """The checkpoint's new-token limit: its generation_config.json max_new_tokens, else 2048. Every tab's
+        default (and its slider's maximum)."""
+        return int(self.pipeline.max_new_tokens())
+
+    def warm_up(self, clip: str | Path) -> float | None:
+        """Predict one clip (at most WARMUP_TOKENS new tokens, the token count the explain-cost ratios were
+        measured at) and keep its seconds in `predict_s`; None (logged) when the clip cannot be used."""
+        try:
+            t0 = time.perf_counter()
+            with self.model_lock:
+                (res,) = self.pipeline.predict([str(clip)], max_new_tokens=min(WARMUP_TOKENS, self.max_new_tokens))
+            if "error" in res.to_dict():
+                raise MediaError(res.to_dict()["error"])
+        except R1OmniError as err:
+            logger.warning("warm-up prediction failed (%s); the explain mode defaults to 'fast'", err)
+            return None
+        self.predict_s = time.perf_counter() - t0
+        logger.info("warm-up prediction: %.2f s -> default explain mode '%s'", self.predict_s, self.explain_mode())
+        return self.predict_s
+
+    def explain_mode(self) -> str:
+        """The default explanation mode of the Clip tab and of the Library's 'send to audit': the start-up
+        setting when it is 'fast' or 'full', else chosen from the measured warm-up prediction."""
+        if self.explain_mode_setting in ("fast", "full"):
+            return self.explain_mode_setting
+        return default_explain_mode(self.predict_s)
+
+    # ------------------------------------------------------------ playback
+    def playable(self, path: str | Path) -> str:
+        """The file a player shows for a clip: the clip itself when a browser plays it, else its playback copy
+        (made once per content). MediaError (one line) when no copy can be made."""
+        return str(self.playback.playable(path))
+
+    def source_of(self, path: str | Path | None) -> str | None:
+        """The clip file behind a player's value (the original of a playback copy): what explanations read."""
+        return None if not path else self.playback.source_of(path)
 
     @property
     def title(self) -> str:
@@ -142,29 +213,58 @@ class Backend:
     def decode(self, path: str | Path):
         from r1omni.media import decode_clip
 
-        return decode_clip(str(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
+        return decode_clip(self.source_of(path), num_frames=int(getattr(self.pipeline, "num_frames", 8)))
 
-    def explain_clip(self, path: str | Path, label_set: str = "dfew", mode: str = "fast", do_sample: bool = False,
-                     max_new_tokens: int = 256, progress: Callable[[float, str], None] | None = None) -> ClipView:
+    def explain_clip(self, path: str | Path | None, label_set: str = "dfew", mode: str = "fast",
+                     do_sample: bool = False, max_new_tokens: int | None = None,
+                     progress: Callable[[float, str], None] | None = None, audio: str | Path | None = None,
+                     on_event: Callable[[str, dict], None] | None = None) -> ClipView:
         """Decode once, explain, and keep the frames and waveform for the figures. `progress(fraction, stage)`
-        is told each stage as it starts: decode, predict, attribution."""
+        is told each stage as it starts: decode, predict, attribution.
+
+        `audio`: a separate audio file; alone it is the clip, with a video `path` it replaces the video's own
+        sound (one clip: these frames, that audio). `on_event(kind, info)` is told results as they come (see
+        `ClipEvents`): "decoded", "tokens" (the completion so far, while it is generated), "predicted",
+        "scored" (variants done / total, the modality shares after the first stage), "contrast"."""
         from r1omni.explain import explain
 
         report = progress or (lambda frac, stage: None)
-        if not path:
+        if not path and not audio:
             raise UsageError("no clip given: upload a video or an audio file, record one, or pick an example")
         report(0.0, "decode")
-        clip = self.decode(path)
-        staged = _Staged(self.pipeline, report)
+        clip = self.decode(path) if path else self.decode_audio(audio)
+        if path and audio:
+            clip = combine(clip, self.decode_audio(audio))
+        events = ClipEvents(self, on_event) if on_event else None
+        if events:
+            events("decoded", {"has_video": clip.has_video, "has_audio": clip.has_audio})
+        staged = _Staged(self.pipeline, report, events)
         with self.model_lock:
+            t0 = time.perf_counter()
             (res,) = explain(staged, [clip], mode=mode, label_set=label_set, do_sample=do_sample,
-                             max_new_tokens=int(max_new_tokens))
-        result = _as_dict(res)
+                             max_new_tokens=int(max_new_tokens or self.max_new_tokens),
+                             on_progress=events.progress if events else None)
+            if events:
+                events.finished(time.perf_counter() - t0)
+        result = _without_server_paths(_as_dict(res))
         honesty = self.honesty_notice(clip)
         if honesty:
             result.setdefault("notices", []).insert(0, honesty)
         thumbs = [] if clip.frames is None else [_thumbnail(f) for f in clip.frames]
         return ClipView(result, thumbs, clip.audio)
+
+    def decode_audio(self, path: str | Path):
+        """An audio file as a clip of its sound alone (a cover picture or any video in it is not used)."""
+        from r1omni.media import NOTICE_NO_VIDEO
+
+        clip = self.decode(path)
+        if not clip.has_audio:
+            raise UsageError(f"'{Path(str(path)).name}' in the audio box has no audio track: upload an audio file")
+        if clip.has_video:
+            clip = dataclasses.replace(clip, frames=None, frame_indices=[], frame_times_s=[], has_video=False,
+                                       num_video_frames=0, fps=0.0, duration_s=clip.audio_duration_s,
+                                       notices=[n for n in clip.notices if "video" not in n] + [NOTICE_NO_VIDEO])
+        return clip
 
     def honesty_notice(self, clip) -> str | None:
         """With the demo checkpoint on a clip unlike its synthetic training clips, say the answer is meaningless."""
@@ -175,12 +275,12 @@ class Backend:
         return DEMO_NOT_REAL
 
     def predict_clips(self, paths: list[Path], label_set: str = "dfew", checkpoint: str | None = None,
-                      max_new_tokens: int = 256) -> list[dict]:
+                      max_new_tokens: int | None = None) -> list[dict]:
         """predict JSON (or {"clip", "error"}) per clip, in order; one bad clip does not stop the others."""
         pipe = self.pipeline_for(checkpoint)
         with self.model_lock:
             res = pipe.predict([str(p) for p in paths], label_set_name=label_set,
-                               max_new_tokens=int(max_new_tokens), batch_size=self.batch_size)
+                               max_new_tokens=int(max_new_tokens or self.max_new_tokens), batch_size=self.batch_size)
         return [_without_server_paths(r.to_dict()) for r in res]
 
     def explain_completions(self, paths: list[Path], completions: list[str], label_set: str = "dfew",
@@ -195,7 +295,7 @@ class Backend:
 
     # ------------------------------------------------------------ live
     def explain_window(self, frames: np.ndarray | None, frame_times_s: list[float], audio: np.ndarray | None,
-                       duration_s: float, label_set: str = "dfew", max_new_tokens: int = 128) -> dict:
+                       duration_s: float, label_set: str = "dfew", max_new_tokens: int | None = None) -> dict:
         """Fast explanation of the last live window (frames (T,H,W,3) uint8, audio 16 kHz float32)."""
         from r1omni.explain import explain
         from r1omni.media import Clip, sample_frame_indices
@@ -218,7 +318,7 @@ class Backend:
                     has_audio=has_audio, notices=notices)
         with self.model_lock:
             (res,) = explain(self.pipeline, [clip], mode="fast", label_set=label_set,
-                             max_new_tokens=int(max_new_tokens))
+                             max_new_tokens=int(max_new_tokens or self.max_new_tokens))
         return _as_dict(res)
 
 
@@ -251,16 +351,111 @@ def looks_synthetic(clip) -> bool:
             and abs(float(clip.duration_s or 0) - DURATION_S) < 0.5)
 
 
-class _Staged:
-    """The pipeline as `explain` sees it, reporting when generation starts and when attribution starts."""
+def combine(video, sound):
+    """One clip from the frames of `video` and the audio of `sound` (both decoded `media.Clip`s); the video's
+    own audio track, if any, is not used. A notice says which file gave what."""
+    keep = [n for n in video.notices if "audio" not in n]
+    vname, aname = Path(str(video.path)).name, Path(str(sound.path)).name
+    return dataclasses.replace(
+        video, audio=sound.audio, has_audio=True, audio_duration_s=sound.audio_duration_s,
+        duration_s=max(float(video.duration_s), float(sound.audio_duration_s)),
+        decoders={**video.decoders, "audio": sound.decoders.get("audio", "")},
+        notices=keep + [n for n in sound.notices if "video" not in n]
+        + [f"one clip from two files: the frames of '{vname}' and the audio of '{aname}'"])
 
-    def __init__(self, pipeline, report: Callable[[float, str], None]):
+
+class ClipEvents:
+    """Results of one explain as they come, for a caller's `on_event(kind, info)`; keeps the throughput the
+    estimates use (seconds per generated token and per scored variant, moving averages on the Backend).
+
+    kinds: "decoded" {has_video, has_audio}; "tokens" {text, n, s_per_token}; "predicted" {prediction,
+    total, s_per_variant}; "scored" {stage, done, total, s_per_variant, modality?}; "contrast" {}."""
+
+    EWMA = 0.3
+
+    def __init__(self, backend: Backend, on_event: Callable[[str, dict], None]):
+        self.backend = backend
+        self.on_event = on_event
+        self.ids: list[int] = []
+        self._t_step: float | None = None
+        self._t_first: float | None = None
+        self._t_scored: float | None = None
+        self._last_sent = 0.0
+        self._done = 0
+
+    def __call__(self, kind: str, info: dict) -> None:
+        self.on_event(kind, info)
+
+    def _rate(self, key: str, value: float) -> None:
+        rates = self.backend.rates
+        rates[key] = value if key not in rates else (1 - self.EWMA) * rates[key] + self.EWMA * value
+
+    def step(self, ids: list[int]) -> None:
+        """One decoding step (batch of one clip here); the text is re-decoded at most 10 times a second."""
+        now = time.perf_counter()
+        if self._t_first is None:
+            self._t_first = now
+        self.ids.append(ids[0])
+        self._t_step = now
+        if now - self._last_sent >= 0.1:
+            self._send_tokens()
+
+    def _send_tokens(self) -> None:
+        self._last_sent = time.perf_counter()
+        tok = self.backend.pipeline.tokenizer
+        n = len(self.ids)
+        per = (self._t_step - self._t_first) / (n - 1) if n > 1 and self._t_first is not None else None
+        self.on_event("tokens", {"text": tok.decode(self.ids, skip_special_tokens=True), "n": n,
+                                 "s_per_token": per if per is not None else self.backend.rates.get("token")})
+
+    def generated(self) -> None:
+        if self.ids:
+            self._send_tokens()
+            if len(self.ids) > 1 and self._t_first is not None:
+                self._rate("token", (self._t_step - self._t_first) / (len(self.ids) - 1))
+
+    def progress(self, kind: str, info: dict) -> None:
+        """explain()'s on_progress: predictions, then variants scored stage by stage."""
+        now = time.perf_counter()
+        if kind == "predicted":
+            self._t_scored, self._done = now, 0
+            pred = _without_server_paths(dict(next(iter(info["predictions"].values()))))
+            self.on_event("predicted", {"prediction": pred, "total": info["total"],
+                                        "s_per_variant": self.backend.rates.get("variant")})
+        elif kind == "scored":
+            n = info["done"] - self._done
+            if n > 0 and self._t_scored is not None:
+                self._rate("variant", (now - self._t_scored) / n)
+            self._t_scored, self._done = now, info["done"]
+            out = {k: info[k] for k in ("stage", "done", "total")}
+            out["s_per_variant"] = self.backend.rates.get("variant")
+            if "modality" in info:
+                out["modality"] = next(iter(info["modality"].values()))
+            self.on_event("scored", out)
+        else:
+            self.on_event(kind, dict(info))
+
+    def finished(self, seconds: float) -> None:
+        self._rate("explain", seconds)
+
+
+class _Staged:
+    """The pipeline as `explain` sees it, reporting when generation starts and when attribution starts
+    (and, with `events`, each decoding step)."""
+
+    def __init__(self, pipeline, report: Callable[[float, str], None], events: ClipEvents | None = None):
         self._pipeline = pipeline
         self._report = report
+        self._events = events
 
     def predict(self, *args, **kwargs):
         self._report(0.15, "predict")
-        out = self._pipeline.predict(*args, **kwargs)
+        if self._events is None:
+            out = self._pipeline.predict(*args, **kwargs)
+        else:
+            with self._pipeline.streaming(self._events.step):
+                out = self._pipeline.predict(*args, **kwargs)
+            self._events.generated()
         self._report(0.5, "attribution")
         return out
 
@@ -269,11 +464,16 @@ class _Staged:
 
 
 def _without_server_paths(d: dict) -> dict:
-    """A stored/shown result names its clip by file name, not by its absolute server path."""
+    """A stored/shown result names its clip by file name, not by its absolute server path (also inside an
+    explain JSON's prediction, and in notices)."""
     if "clip" in d:
         d["clip"] = Path(str(d["clip"])).name
     if "error" in d:
         d["error"] = scrub_paths(d["error"])
+    if isinstance(d.get("prediction"), dict):
+        d["prediction"] = _without_server_paths(dict(d["prediction"]))
+    if isinstance(d.get("notices"), list):
+        d["notices"] = [scrub_paths(n) for n in d["notices"]]
     return d
 
 

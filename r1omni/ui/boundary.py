@@ -4,6 +4,8 @@
 exception is logged with its traceback under a short id and shown as a generic one-line `gr.Error` naming
 that id. `warn(lines)` shows notices as `gr.Warning` toasts. Handlers never build error strings. No message
 shown to a user names an absolute server path: `scrub_paths` keeps only the file name.
+`player_file(backend, path)` is what every player (Clip, Library -> Clip, Audit) is given: a clip inside the
+served folders, or its browser playback copy (r1omni.playback) when a browser cannot play it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import typing
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import gradio as gr
 
@@ -66,6 +69,33 @@ def warn(lines: Iterable[str]) -> None:
     for line in lines:
         text = scrub_paths(" ".join(str(line).split()))
         gr.Warning(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def served_roots(backend) -> list[Path]:
+    """The folders players may show files from: the library root, Gradio's upload folder (this run's uploads
+    when app.py made it private) and the playback copies' folder."""
+    from gradio.utils import get_upload_folder
+
+    roots = [backend.library_root, Path(get_upload_folder()).resolve(), backend.playback.folder]
+    return [r for r in roots if r is not None]
+
+
+def player_file(backend, path: str | None) -> str | None:
+    """The file a player shows for `path`: the clip itself when a browser plays it, else its playback copy
+    (made once per content, in the app's private folder). Only files inside `served_roots` are shown (None
+    otherwise). When no copy can be made, a one-line warning says so and the original is shown."""
+    if not path:
+        return None
+    p = Path(path).resolve()
+    if not p.is_file() or not any(p == r or r in p.parents for r in served_roots(backend)):
+        return None
+    try:
+        return backend.playable(p)
+    except (R1OmniError, OSError) as err:
+        msg = str(err) if isinstance(err, R1OmniError) else f"cannot make a playable copy of '{p.name}'"
+        logger.warning("playback copy of %s failed: %s", p.name, err)
+        warn([f"{msg}; the player may not show it, explanations still read the clip"])
+        return str(p)
 
 
 def bind(fn: Callable, *bound) -> Callable:

@@ -1,7 +1,11 @@
 """Clip tab: one clip (upload, webcam recording, example or a Library pick) -> prediction and explanation.
 
-The main event has api_name="explain": video file in, explain JSON (DESIGN 3.2) among the outputs. It is
-admitted by a `ModelGate` (bounded FIFO wait; beyond it a clear "Busy: ... retry in a moment" refusal).
+The Explain button streams (`explain_stream`): the request's place in the queue while it waits, the reasoning
+token by token while it is generated, the answer and class distribution, then the modality shares and the
+gate, then the timelines, with each stage's progress and an estimate from measured throughput.
+The API event keeps api_name="explain" (video file in, final explain JSON (DESIGN 3.2) among the same
+outputs); `/explain_stream` is its streaming twin. Both are admitted by one `ModelGate` (bounded FIFO wait;
+beyond it a clear "Busy: ... retry in a moment" refusal).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+import asyncio
+import time
+
 import anyio
 import gradio as gr
 import numpy as np
@@ -26,7 +33,7 @@ from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
 from r1omni.ui.admission import Busy, ModelGate
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded, warn
+from r1omni.ui.boundary import bind, guarded, player_file
 
 MODEL_QUEUE = "model"  # the other events that run the model share this concurrency id (limit 1)
 EXPLAIN_ADMISSION = "explain"  # /explain: admitted by its ModelGate, not by Gradio's queue
@@ -35,13 +42,19 @@ logger = logging.getLogger(__name__)
 
 @guarded
 def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str,
-                 audio: str | None = None, progress=gr.Progress()):
-    """Unpack -> explain (progress by stage) -> views. Without a video, the audio-only upload is explained."""
-    view = backend.explain_clip(video or audio, label_set=label_set, mode=mode, do_sample=decoding == "sampled",
-                                max_new_tokens=max_new_tokens, progress=lambda f, stage: progress(f, desc=stage))
+                 audio: str | None = None, progress=gr.Progress(), on_event=None):
+    """Unpack -> explain (progress by stage) -> views. An audio file alone is explained; with a video, its
+    sound replaces the video's own (one clip from two files)."""
+    view = backend.explain_clip(video, audio=audio, label_set=label_set, mode=mode, do_sample=decoding == "sampled",
+                                max_new_tokens=max_new_tokens, progress=lambda f, stage: progress(f, desc=stage),
+                                on_event=on_event)
+    return final_outputs(view, label_set)
+
+
+def final_outputs(view, label_set: str) -> tuple:
+    """The 11 outputs of /explain (the raw explain JSON last). Notices go to the notices panel only."""
     res = view.result
     notes = views.notices(res, LABEL_SETS.get(label_set))
-    warn(notes)
     pred = views.prediction_of(res)
     return (
         views.label_markdown(res),
@@ -56,6 +69,28 @@ def explain_clip(backend: Backend, video: str | None, label_set: str, decoding: 
         views.notices_markdown(notes),
         res,
     )
+
+
+# --- Library hook (branch libclip): a Library row opened here shows its stored result at once. Keep the
+# tuple in the order of `outputs` in build(); Explain re-runs the clip with attributions.
+STORED_NOTICE = ("stored Library result ({checkpoint}, label set '{label_set}'): label, class distribution "
+                 "and reasoning only; press **Explain** to run it again with attributions")
+
+
+def stored_outputs(result: dict | None, label_set: str, checkpoint: str) -> tuple:
+    """The Clip tab's outputs for a Library row: its stored predict result, or, when the row has none, the
+    empty panels (so no other clip's result stays next to it)."""
+    if not result:
+        return ("Not run in the Library yet: press **Explain**.", None, [], [], None, None, [], None, None,
+                "no notices", None)
+    pred = views.prediction_of(result)
+    head = (f"## error\n\n{views.html_escape(result['error'])}" if result.get("error")
+            else views.label_markdown(result))
+    first = STORED_NOTICE.format(checkpoint=views.html_escape(checkpoint), label_set=views.html_escape(label_set))
+    notes = "\n".join([f"- {first}"] + [f"- {views.html_escape(n)}" for n in views.notices(result)])
+    return (head, views.probs_figure(pred), views.reasoning_highlights(result), [], None, None, [], None, None,
+            notes, result)
+# --- end of the Library hook
 
 
 class ThumbnailFiles:
@@ -101,6 +136,14 @@ class ThumbnailFiles:
 THUMBNAILS = ThumbnailFiles()
 
 
+def token_slider(backend: Backend, **kw) -> gr.Slider:
+    """The new-token limit: the checkpoint's (generation_config.json, else 2048) by default, and the maximum."""
+    limit = backend.max_new_tokens
+    return gr.Slider(16, max(16, limit), value=limit, step=1, label="Max new tokens",
+                     info=f"the checkpoint's limit is {limit}; fewer tokens can cut the reasoning before its answer",
+                     **kw)
+
+
 def example_clips(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("*.mp4"))[:6] if folder.is_dir() else []
 
@@ -126,6 +169,102 @@ def admitted(handler, gate: ModelGate):
     return explain
 
 
+# ------------------------------------------------------------------ streaming (issue 17 item 3)
+STREAMED = ("progress", "label", "probs", "reasoning", "claims", "modality", "gate", "gallery", "frames", "audio",
+            "notices", "raw")  # the streaming event's outputs: the progress line, then /explain's 11
+
+
+def _update(**values) -> tuple:
+    return tuple(values.get(name, gr.skip()) for name in STREAMED)
+
+
+def _show_event(kind: str, info: dict, limit: int, mode: str) -> dict:
+    """The outputs one backend event changes (ClipEvents kinds)."""
+    if kind == "decoded":
+        return {"progress": "**1/2 Generating**: the model reads the clip"}
+    if kind == "tokens":
+        return {"progress": views.generating_markdown(info["n"], info["s_per_token"], limit),
+                "reasoning": gr.HighlightedText(value=[(info["text"], None)] if info["text"] else [])}
+    if kind == "predicted":
+        pred = info["prediction"]
+        stage = "modality coalitions" + (", frames and audio windows" if mode == "full" else "")
+        return {"progress": views.scoring_markdown(stage, 0, info["total"], info["s_per_variant"]),
+                "label": views.label_markdown({"prediction": pred}), "probs": views.probs_figure(pred),
+                "reasoning": gr.HighlightedText(value=views.reasoning_highlights({"prediction": pred}),
+                                                color_map=views.COLOR_MAP)}
+    if kind == "scored":
+        nxt = {"coalitions": "frames", "frames": "audio windows"}.get(info["stage"], "")
+        out = {"progress": views.scoring_markdown(nxt, info["done"], info["total"], info["s_per_variant"])}
+        if "modality" in info:
+            out["modality"] = views.modality_figure({"modality": info["modality"]})
+        return out
+    if kind == "contrast":
+        return {"progress": "**2/2 Attribution**: every variant scored; checking the claims against alternatives"}
+    return {}
+
+
+def streamed(backend: Backend, gate: ModelGate):
+    """The Explain button's handler: an async generator behind the same gate as /explain, showing results as
+    they come (see the module docstring). The model work runs in a worker thread; its events are coalesced
+    into at most about ten page updates a second."""
+
+    async def explain_stream(video: str | None, label_set: str, decoding: str, max_new_tokens: int, mode: str,
+                             audio: str | None = None):
+        try:
+            ticket = gate.ticket()
+        except Busy as busy:
+            logger.info("explain refused: %s", busy)
+            raise gr.Error(str(busy), title="Busy", print_exception=False) from None
+        work = None
+        try:
+            while not await ticket.wait(timeout=1.0):
+                place = ticket.place()
+                yield _update(progress=views.waiting_markdown(place, gate.estimate_s(place), gate.seconds_per_request))
+            loop = asyncio.get_running_loop()
+            events: asyncio.Queue = asyncio.Queue()
+
+            def on_event(kind: str, info: dict) -> None:
+                loop.call_soon_threadsafe(events.put_nowait, (kind, info))
+
+            limit = int(max_new_tokens)
+            work = asyncio.ensure_future(anyio.to_thread.run_sync(functools.partial(
+                explain_clip, backend, video, label_set, decoding, limit, mode, audio,
+                progress=lambda *a, **k: None, on_event=on_event)))
+            work.add_done_callback(lambda _: events.put_nowait(("done", {})))
+            yield _update(progress="**Starting**: decoding the clip", label="working…", reasoning=[], claims=[],
+                          probs=None, modality=None, gate=None, gallery=None, frames=None, audio=None,
+                          notices="", raw=None)  # the previous clip's results go
+            finished = False
+            while not finished:
+                batch = [await events.get()]
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 0.1:  # coalesce a burst of tokens into one page update
+                    try:
+                        batch.append(events.get_nowait())
+                    except asyncio.QueueEmpty:
+                        await asyncio.sleep(0.02)
+                        if events.empty():
+                            break
+                shown: dict = {}
+                for kind, info in batch:
+                    if kind == "done":
+                        finished = True
+                    else:
+                        shown.update(_show_event(kind, info, limit, mode))
+                if shown and not finished:
+                    yield _update(**shown)
+            final = await work  # raises the handler's one-line gr.Error
+            yield ("**Done** in " + views.duration_text(time.monotonic() - ticket.started_at).replace("about ", ""),
+                   *final)
+        finally:
+            if work is not None and not work.done():  # the client went away: free the gate when the work ends
+                work.add_done_callback(lambda _: ticket.release())
+            else:
+                ticket.release()
+
+    return explain_stream
+
+
 def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = None) -> dict:
     """Lay out the Clip tab inside the current Blocks context; returns the components other tabs use.
     `model_gate` bounds how many /explain requests may wait for the model (64 if not given)."""
@@ -133,40 +272,51 @@ def build(backend: Backend, examples_dir: Path, model_gate: ModelGate | None = N
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             video = gr.Video(sources=["upload", "webcam"], label="Clip", include_audio=True, elem_id="clip-video")
-            audio = gr.Audio(sources=["upload"], type="filepath", label="…or an audio file (no video)",
-                             elem_id="clip-audio")
-            audio_path = gr.State(None)  # not an /explain API input: the API takes the video slot for any file
+            # A separate audio file: alone it is the clip; with a video, its sound is used with that video's frames.
+            audio_file = gr.Audio(sources=["upload"], type="filepath", elem_id="clip-audio",
+                                  label="…or an audio file (alone, or as the sound of the video above)")
             clips = example_clips(examples_dir)
             if clips:
                 gr.Examples(clips, inputs=[video], label="Synthetic example clips")
             with gr.Accordion("Options", open=False):
                 label_set = gr.Dropdown(["dfew", "mafw", "ravdess"], value="dfew", label="Label set")
                 decoding = gr.Radio(["greedy", "sampled"], value="greedy", label="Decoding")
-                max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
-                mode = gr.Radio(["fast", "full"], value="full", label="Explanation",
+                max_new = token_slider(backend, elem_id="clip-max-new")
+                mode = gr.Radio(["fast", "full"], value=backend.explain_mode, label="Explanation", elem_id="clip-mode",
                                 info="fast: modality Shapley + gate; full: adds frame and audio occlusion")
             run = gr.Button("Explain", variant="primary", elem_id="explain-button")
+            api_run = gr.Button("Explain (API)", visible=False, elem_id="explain-api-button")
         with gr.Column(scale=2):
             label_md = gr.Markdown("Upload or pick a clip, then press **Explain**.", elem_id="clip-label")
+            progress_md = gr.Markdown("", elem_id="clip-progress")
             probs = gr.Plot(label="Class distribution", elem_id="probs-plot")
             reasoning = gr.HighlightedText(label="Reasoning (token colour = modality that supports it)",
                                            color_map=views.COLOR_MAP, show_legend=True, elem_id="reasoning")
             claims = gr.HighlightedText(label="Claims", show_legend=True, elem_id="claims")
             with gr.Row():
-                modality = gr.Plot(label="Modality share")
-                gate = gr.Plot(label="Gate")
-    gallery = gr.Gallery(label="Sampled frames (caption: occlusion score)", columns=8, height=200)
+                modality = gr.Plot(label="Modality share", elem_id="modality-plot")
+                gate = gr.Plot(label="Gate", elem_id="gate-plot")
+            gr.Markdown(views.LEGEND, elem_id="clip-legend")
+    gallery = gr.Gallery(label="Sampled frames (caption: time, occlusion score)", columns=8, height=200,
+                         elem_id="clip-frames")
     with gr.Row():
-        frames = gr.Plot(label="Frames")
-        audio = gr.Plot(label="Audio")
+        frames = gr.Plot(label="Frames", elem_id="frames-plot")
+        audio_plot = gr.Plot(label="Audio", elem_id="audio-plot")
     notices = gr.Markdown(elem_id="clip-notices")
     with gr.Accordion("Raw explain JSON", open=False):
-        raw = gr.JSON(label="explain JSON")
-    outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio, notices, raw]
+        raw = gr.JSON(label="explain JSON", elem_id="clip-raw")
+    outputs = [label_md, probs, reasoning, claims, modality, gate, gallery, frames, audio_plot, notices, raw]
     handler = admitted(bind(explain_clip, backend), model_gate)
-    audio.change(lambda a: a, audio, audio_path, api_visibility="private", queue=False)
+    # An upload the browser cannot play (FLV, AVI, old codecs) is shown as its playback copy; Explain reads
+    # the original behind it (Backend.source_of).
+    video.upload(guarded(bind(player_file, backend)), video, video, api_visibility="private")
     # No Gradio concurrency limit: the gate admits (FIFO, bounded) and refuses with its own busy message.
-    event = run.click(handler, [video, label_set, decoding, max_new, mode, audio_path], outputs, api_name="explain",
-                      concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)
-    return {"video": video, "inputs": [video, label_set, decoding, max_new, mode], "outputs": outputs,
-            "handler": handler, "event": event, "label_set": label_set, "model_gate": model_gate}
+    # The page streams; the API keeps /explain (the video slot takes any file, audio-only included).
+    event = run.click(streamed(backend, model_gate), [video, label_set, decoding, max_new, mode, audio_file],
+                      [progress_md, *outputs], api_name="explain_stream", concurrency_id=EXPLAIN_ADMISSION,
+                      concurrency_limit=None, show_progress="hidden")
+    api_run.click(handler, [video, label_set, decoding, max_new, mode], outputs, api_name="explain",
+                  concurrency_id=EXPLAIN_ADMISSION, concurrency_limit=None)
+    return {"video": video, "audio": audio_file, "inputs": [video, label_set, decoding, max_new, mode],
+            "outputs": outputs, "handler": handler, "event": event, "label_set": label_set,
+            "model_gate": model_gate}

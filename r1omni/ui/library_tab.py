@@ -10,9 +10,11 @@ toast) instead of raising, so no output is left with a bare error badge.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
+import typing
 from pathlib import Path
 
 import gradio as gr
@@ -23,13 +25,42 @@ from r1omni.metrics import confusion_matrix, scores_by_dataset
 from r1omni.prompts import LABEL_SETS
 from r1omni.ui import views
 from r1omni.ui.backend import Backend
-from r1omni.ui.boundary import bind, guarded, scrub_paths, warn
-from r1omni.ui.clip_tab import MODEL_QUEUE
+from r1omni.ui import clip_tab
+from r1omni.ui.boundary import bind, guarded, player_file, scrub_paths, warn
+from r1omni.ui.clip_tab import MODEL_QUEUE, token_slider
 
 logger = logging.getLogger(__name__)
 CORRECT_CHOICES = ["all", "correct", "wrong", "not run"]
 PAGE_ROWS = 100
-_STOPS: dict[str, threading.Event] = {}  # session hash -> Stop pressed
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 clip', '3 clips' (`many` for irregular plurals).
+
+    >>> plural(1, "clip"), plural(0, "clip"), plural(2, "file or row", "files or rows")
+    ('1 clip', '0 clips', '2 files or rows')
+    """
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+class _Runs:
+    """One browser session's stoppable model work (Run, Retry failed, Send to audit).
+
+    A click arms the session at once (`arm_run`, outside the queue), so a Stop pressed while the work still
+    waits for the model is not lost; the work counts itself running while it runs. Stop sets `stop` only
+    when something is armed or running; the work checks it between batches (or clips) and clears it when
+    it ends, so a later Run starts clean.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.pending = 0  # armed, still waiting in the queue
+        self.active = 0  # running
+
+
+_RUNS: dict[str, _Runs] = {}
+_RUNS_LOCK = threading.Lock()
 
 
 def _clips(state: dict) -> list[LibraryClip]:
@@ -59,7 +90,8 @@ def _page(state: dict, filters: tuple, page: int) -> tuple:
     pages = max(1, math.ceil(len(table) / PAGE_ROWS))
     page = min(max(1, int(page or 1)), pages)
     part = table.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
-    return part, f"{len(table)} clips match · page {page} of {pages}", page
+    matches = f"{plural(len(table), 'clip')} {'matches' if len(table) == 1 else 'match'}"
+    return part, f"{matches} · page {page} of {pages}", page
 
 
 def _metrics(state: dict, label_set: str) -> tuple:
@@ -74,7 +106,8 @@ def _metrics(state: dict, label_set: str) -> tuple:
     failed = sum(1 for c in clips if (res.get(c.rel) or {}).get("error"))
     outside = sorted({c.label for c in clips if c.label and c.label not in labels})
     if failed:
-        md += f"\n\n{failed} clips failed (see 'flags'); **Retry failed** runs them again."
+        them = "it" if failed == 1 else "them"
+        md += f"\n\n{plural(failed, 'clip')} failed (see 'flags'); **Retry failed** runs {them} again."
     if outside:
         md += (f"\n\nLabels outside '{label_set}' are not scored: {', '.join(outside)} "
                f"(label set '{_implied(clips) or 'mafw'}' holds them).")
@@ -119,11 +152,12 @@ def open_clips(backend: Backend, path: str, label_set: str):
     _load_results(backend, state, label_set)
     notes = [scrub_paths(r) for r in lib.reports]
     if lib.skipped:
-        notes.append(f"{len(lib.skipped)} files or rows skipped, e.g. {scrub_paths(lib.skipped[0])}")
+        notes.append(f"{plural(len(lib.skipped), 'file or row', 'files or rows')} skipped, "
+                     f"e.g. {scrub_paths(lib.skipped[0])}")
     warn(notes)
     labels = ["all"] + sorted({c.label for c in lib.clips if c.label})
     implied = _implied(lib.clips)
-    status = f"{len(lib.clips)} clips: {_label_sources(lib.clips)}."
+    status = f"{plural(len(lib.clips), 'clip')}: {_label_sources(lib.clips)}."
     if implied and implied != label_set:
         status += f" Their labels imply label set **{implied}**: choose it in the Clip tab's options."
     status = "  \n".join([status] + [views.html_escape(n) for n in notes])
@@ -147,58 +181,153 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def stop_run(request: gr.Request = None):
-    """Stop pressed: the running batch loop of this session ends before its next model call."""
-    _STOPS.setdefault(_session(request), threading.Event()).set()
+def _runs(request: gr.Request | None) -> _Runs:
+    with _RUNS_LOCK:
+        return _RUNS.setdefault(_session(request), _Runs())
+
+
+def arm_run(request: gr.Request = None) -> None:
+    """Run / Retry failed / Send to audit clicked: armed before the work waits for the model."""
+    runs = _runs(request)
+    with runs.lock:
+        runs.stop.clear()
+        runs.pending += 1
+
+
+class _running:
+    """Context of one stoppable piece of work of a session: counts it running, clears Stop at its end."""
+
+    def __init__(self, request: gr.Request | None):
+        self.runs = _runs(request)
+
+    def __enter__(self) -> threading.Event:
+        with self.runs.lock:
+            self.runs.pending = max(0, self.runs.pending - 1)
+            self.runs.active += 1
+        return self.runs.stop
+
+    def __exit__(self, *_):
+        with self.runs.lock:
+            self.runs.active -= 1
+            if not self.runs.active and not self.runs.pending:
+                self.runs.stop.clear()
+
+
+def stop_run(request: gr.Request = None) -> str:
+    """Stop pressed: the session's run (or send to audit) ends after its current batch (or clip) and then
+    says where it stopped; nothing is cancelled mid-batch, so what the store holds is what the page shows."""
+    runs = _runs(request)
+    with runs.lock:
+        if not (runs.active or runs.pending):
+            return "nothing is running"
+        runs.stop.set()
+    return "stopping after the current batch (or the clip being sent to audit)…"
+
+
+def _scored_in_store(backend: Backend, state: dict, label_set: str) -> tuple[int, int]:
+    """(clips with a stored result that is not an error, clips) read again from the store; the state's
+    results are replaced by what the store holds."""
+    state["label_set"] = None
+    res = _load_results(backend, state, label_set)
+    return sum(1 for r in res.values() if not r.get("error")), len(state["clips"])
 
 
 @guarded
 def run_batch(backend: Backend, state: dict, label_set: str, max_new_tokens: int, retry_failed: bool = False,
               request: gr.Request = None, progress=gr.Progress()):
-    """Predict every clip without a stored result (and, with `retry_failed`, every failed one) in batches of
-    backend.batch_size; each batch is stored in one transaction before the next starts, so Stop (or a crash)
-    keeps every finished clip and Run again resumes where it stopped."""
-    clips = _clips(state)
-    res = _load_results(backend, state, label_set)
-    todo = [c for c in clips if c.rel not in res or (retry_failed and res[c.rel].get("error"))]
-    stop = _STOPS.setdefault(_session(request), threading.Event())
-    stop.clear()
-    if not todo:
-        gr.Info("every clip already has a stored result for this checkpoint")
-    done = 0
-    for start in range(0, len(todo), backend.batch_size):
-        if stop.is_set():
-            break
-        batch = todo[start:start + backend.batch_size]
-        progress((done, len(todo)), desc=f"{batch[0].rel} (+{len(batch) - 1})")
-        out = backend.predict_clips([c.path for c in batch], label_set=label_set, max_new_tokens=max_new_tokens)
-        backend.store.put_many(backend.key, label_set, [(c.key, r) for c, r in zip(batch, out, strict=True)])
-        res.update({c.rel: r for c, r in zip(batch, out, strict=True)})
-        done += len(batch)
+    """Predict every clip without a stored result (with `retry_failed`: every failed clip instead) in batches
+    of backend.batch_size; each batch is stored in one transaction before the next starts, so Stop (or a
+    crash) keeps every finished clip and Run again resumes where it stopped. Yields (state, table, page text,
+    metrics, confusion matrix, run status); after a Stop the run status says "stopped after batch N: K of M
+    scored", K and M read from the store."""
+    with _running(request) as stop:
+        clips = _clips(state)
+        res = _load_results(backend, state, label_set)
+        if retry_failed:
+            todo = [c for c in clips if c.rel in res and res[c.rel].get("error")]
+        else:
+            todo = [c for c in clips if c.rel not in res]
+        batches = math.ceil(len(todo) / backend.batch_size)
+        if not todo:
+            msg = ("no failed clips to retry" + (f" ({plural(len(clips) - len(res), 'clip')} not run yet: "
+                                                  "press **Run**)" if len(res) < len(clips) else "")
+                   if retry_failed else "every clip already has a stored result for this checkpoint")
+            gr.Info(msg.replace("**", ""))
+            table, text, _ = _page(state, ("all", "all", "all", ""), 1)
+            yield (state, table, text, *_metrics(state, label_set), msg)
+            return
+        done = n = 0
+        for n, start in enumerate(range(0, len(todo), backend.batch_size), 1):
+            if stop.is_set():
+                n -= 1
+                break
+            batch = todo[start:start + backend.batch_size]
+            progress((done, len(todo)), desc=f"{batch[0].rel} (+{len(batch) - 1})")
+            out = backend.predict_clips([c.path for c in batch], label_set=label_set,
+                                        max_new_tokens=max_new_tokens)
+            backend.store.put_many(backend.key, label_set, [(c.key, r) for c, r in zip(batch, out, strict=True)])
+            res.update({c.rel: r for c, r in zip(batch, out, strict=True)})
+            done += len(batch)
+            table, text, _ = _page(state, ("all", "all", "all", ""), 1)
+            yield (state, table, text, *_metrics(state, label_set),
+                   f"batch {n} of {batches}: {done} of {plural(len(todo), 'clip')} run")
+        if stop.is_set() and done < len(todo):
+            scored, total = _scored_in_store(backend, state, label_set)
+            where = f"after batch {n}" if n else "before the first batch"
+            msg = f"**stopped {where}: {scored} of {total} scored**; **Run** resumes"
+        else:
+            msg = f"done: {plural(done, 'clip')} run"
         table, text, _ = _page(state, ("all", "all", "all", ""), 1)
-        yield (state, table, text, *_metrics(state, label_set))
-    stopped = stop.is_set() and done < len(todo)
-    table, text, _ = _page(state, ("all", "all", "all", ""), 1)
-    if stopped:
-        text += f" · stopped after {done} of {len(todo)} clips; Run resumes"
-    yield (state, table, text, *_metrics(state, label_set))
+        yield (state, table, text, *_metrics(state, label_set), msg)
 
 
 @guarded
 def retry_failed(backend: Backend, state: dict, label_set: str, max_new_tokens: int, request: gr.Request = None,
                  progress=gr.Progress()):
-    """Run again every clip whose stored result is an error (and every clip not run yet)."""
+    """Run again every clip whose stored result is an error (clips not run yet are left to Run)."""
     yield from run_batch(backend, state, label_set, max_new_tokens, True, request, progress)
 
 
+def stoppable(handler, stopped=lambda last: f"**stopped:** {str(last).rstrip('…. ')}"):
+    """A generator handler (one yield per unit of work) that the Library's Stop ends between two of its
+    yields; its last output is then `stopped(last output)`. Gradio gives it the request (the session)."""
+    sig = inspect.signature(handler)
+    params = [p for p in sig.parameters.values() if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    n = len(params)
+
+    def run(*args, **kwargs):
+        request = args[n] if len(args) > n else kwargs.pop("request", None)  # gradio passes it by position
+        with _running(request) as stop:
+            last = None
+            gen = handler(*args[:n], **kwargs)
+            for last in gen:
+                yield last
+                if stop.is_set():
+                    gen.close()
+                    yield stopped(last)
+                    return
+
+    # gradio injects special arguments by position among the positional parameters: `request` goes last
+    req = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+    run.__signature__ = sig.replace(parameters=[*params, req])  # type: ignore[attr-defined]
+    run.__annotations__ = {**typing.get_type_hints(handler), "request": gr.Request}
+    run.__name__ = run.__qualname__ = getattr(handler, "__name__", "stoppable")
+    run.__doc__ = handler.__doc__
+    return run
+
+
 @guarded
-def pick_row(backend: Backend, state: dict, evt: gr.SelectData):
-    """Open the selected row's clip in the Clip tab (only files under the library root)."""
+def pick_row(backend: Backend, state: dict, label_set: str, evt: gr.SelectData):
+    """Open the selected row's clip in the Clip tab (only files under the library root), with its stored
+    result shown at once (the Clip tab's Explain re-runs it with attributions)."""
     row = evt.row_value if getattr(evt, "row_value", None) else [evt.value]
     path = resolve_inside(backend.library_root, row[0])
     if not path.is_file():
         raise UsageError(f"'{row[0]}' no longer exists")
-    return str(path), gr.Tabs(selected="clip")
+    stored = None
+    if state and state.get("clips"):
+        stored = _load_results(backend, state, label_set).get(str(row[0]))
+    return (player_file(backend, str(path)), gr.Tabs(selected="clip"), *clip_tab.stored_outputs(stored, label_set, backend.title))
 
 
 @guarded
@@ -236,7 +365,11 @@ def compare(backend: Backend, state: dict, label_set: str, other: str, max_new_t
     return "\n".join(lines), table
 
 
-def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Tabs, label_set: gr.Dropdown) -> dict:
+def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Tabs, label_set: gr.Dropdown,
+          clip_outputs: list | None = None) -> dict:
+    """Lay out the Library tab; `clip_outputs` (the Clip tab's result components) show a picked row's stored
+    result. Returns what other tabs use, among them `stoppable(button, handler, inputs, outputs, **kw)`,
+    which wires a generator handler so that this tab's Stop ends it between two of its yields."""
     state = gr.State({})
     with gr.Row():
         path = gr.Textbox(default_path, label="Folder or manifest (relative to the library folder)", scale=4,
@@ -253,7 +386,8 @@ def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Ta
         run_btn = gr.Button("Run", variant="primary", elem_id="library-run")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="library-stop")
         retry_btn = gr.Button("Retry failed", elem_id="library-retry")
-        max_new = gr.Slider(16, 512, value=256, step=16, label="Max new tokens")
+        max_new = token_slider(backend, elem_id="library-max-new")
+    run_status = gr.Markdown(elem_id="library-run-status")
     table = gr.Dataframe(headers=views.LIBRARY_COLUMNS, interactive=False, label="Clips (click a row to open it)",
                          elem_id="library-table")
     with gr.Row():
@@ -280,13 +414,22 @@ def build(backend: Backend, default_path: str, clip_video: gr.Video, tabs: gr.Ta
     for f in filters:
         f.change(bind(filter_rows, backend), [state, label_set, *filters], [table, page_text], **hidden)
     page.change(bind(filter_rows, backend), [state, label_set, *filters, page], [table, page_text], **hidden)
-    run_outputs = [state, table, page_text, metrics, cm]
-    run_evt = run_btn.click(bind(run_batch, backend), [state, label_set, max_new], run_outputs,
-                            concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
-    retry_evt = retry_btn.click(bind(retry_failed, backend), [state, label_set, max_new], run_outputs,
-                                concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
-    stop_btn.click(stop_run, None, None, cancels=[run_evt, retry_evt], queue=False, **hidden)
-    table.select(bind(pick_row, backend), [state], [clip_video, tabs], **hidden)
+    run_outputs = [state, table, page_text, metrics, cm, run_status]
+
+    def stoppable_click(button, handler, inputs, outputs, **kwargs):
+        """button -> arm (at once) -> `handler` made stoppable by this tab's Stop."""
+        arm = button.click(arm_run, None, None, queue=False, **hidden)
+        return arm.then(stoppable(handler), inputs, outputs, **kwargs)
+
+    run_btn.click(arm_run, None, None, queue=False, **hidden).then(
+        bind(run_batch, backend), [state, label_set, max_new], run_outputs, concurrency_id=MODEL_QUEUE,
+        concurrency_limit=1, **hidden)
+    retry_btn.click(arm_run, None, None, queue=False, **hidden).then(
+        bind(retry_failed, backend), [state, label_set, max_new], run_outputs, concurrency_id=MODEL_QUEUE,
+        concurrency_limit=1, **hidden)
+    stop_btn.click(stop_run, None, run_status, queue=False, **hidden)
+    table.select(bind(pick_row, backend), [state, label_set], [clip_video, tabs, *(clip_outputs or [])], **hidden)
     cmp_btn.click(bind(compare, backend), [state, label_set, other, max_new], [cmp_md, cmp_table],
                   concurrency_id=MODEL_QUEUE, concurrency_limit=1, **hidden)
-    return {"path": path, "open": open_btn, "state": state, "open_outputs": open_outputs}
+    return {"path": path, "open": open_btn, "state": state, "open_outputs": open_outputs, "stop": stop_btn,
+            "stoppable": stoppable_click}

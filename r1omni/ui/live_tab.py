@@ -8,6 +8,11 @@ than MAX_WINDOW_S is kept. The buffer lives on the server (keyed by session, dro
 the two streams never overwrite each other's state. The tick runs only while a device streams (Start
 arms it; it disarms itself when both devices have been silent for STOP_AFTER_S), never queues more than
 one prediction per session (trigger_mode "once"), and streams have no time limit.
+
+Start and Stop are server-side facts too: Start restarts the buffer (a new clock and a new timeline; earlier
+timelines stay on the plot, faint, until cleared), Stop marks it stopped, so input still on its way is
+dropped, a queued tick runs nothing and a window being explained at Stop is not shown. A timeline point
+carries the window it explains (`t` = its end, `window` = [start, end], seconds since Start).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from math import gcd
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -28,8 +35,19 @@ MAX_WINDOW_S = 12.0
 TICK_S = 3.0
 STOP_AFTER_S = 6.0  # both devices silent this long: the tick disarms itself
 IDLE_DROP_S = 600.0  # a session's buffer is dropped after this long without input
-LIVE_MAX_NEW_TOKENS = 256  # long enough for the demo's reasoning to reach <answer>
 HISTORY = 1200  # timeline points kept (an hour at one every 3 s)
+
+
+class Window(NamedTuple):
+    """The last seconds of a session's input as cut for one explanation; `start`/`end` on the buffer's clock
+    (seconds since Start), so a timeline point is placed at the window it explains, not when it finished."""
+
+    frames: np.ndarray | None
+    times: list[float]  # frame times relative to `start`
+    audio: np.ndarray | None
+    duration: float
+    start: float
+    end: float
 
 
 class LiveBuffer:
@@ -45,6 +63,24 @@ class LiveBuffer:
         self.audio = np.zeros(0, np.float32)
         self.audio_end: float | None = None  # clock time of the last audio sample
         self.last_input = clock()
+        self.run = 0  # Start presses: each starts a new timeline on a new clock
+        self.stopped = False  # Stop pressed: input is dropped and nothing is explained until Start
+
+    def restart(self) -> None:
+        """Start pressed: an empty buffer on a new clock (a new timeline), accepting input again."""
+        with self.lock:
+            self.t0 = None
+            self.frames, self.times = [], []
+            self.audio, self.audio_end = np.zeros(0, np.float32), None
+            self.last_input = self._clock()
+            self.run += 1
+            self.stopped = False
+
+    def stop(self) -> None:
+        """Stop pressed: from now on nothing is added or explained (a window already being explained is
+        dropped when it finishes) until `restart`."""
+        with self.lock:
+            self.stopped = True
 
     def now(self) -> float:
         if self.t0 is None:
@@ -81,6 +117,10 @@ class LiveBuffer:
     def window(self, window_s: float) -> tuple[np.ndarray | None, list[float], np.ndarray | None, float]:
         """(frames (T,H,W,3), times relative to the window start, audio, duration) of the last `window_s`
         seconds on the shared clock: only what arrived inside the window, from either device."""
+        return self.cut(window_s)[:4]
+
+    def cut(self, window_s: float) -> Window:
+        """`window` with the window's start and end on the buffer's clock."""
         with self.lock:
             t = self.now()
             start = t - window_s
@@ -95,7 +135,7 @@ class LiveBuffer:
                 end = self.audio_end - start  # seconds into the window where the audio ends
                 n = int(min(window_s, max(0.0, end)) * LIVE_SAMPLE_RATE)
                 audio = self.audio[-n:] if n > 0 else None
-            return frames, [self.times[i] - start for i in keep], audio, float(window_s)
+            return Window(frames, [self.times[i] - start for i in keep], audio, float(window_s), start, t)
 
     def streaming(self) -> bool:
         """True while either device has sent something in the last STOP_AFTER_S seconds."""
@@ -154,6 +194,8 @@ def on_frame(frame_px: int, frame: np.ndarray | None, request: gr.Request = None
     if frame is None:
         return gr.skip()
     buf = buffer_for(request, frame_px)
+    if buf.stopped:  # a frame still on its way when Stop was pressed
+        return gr.skip()
     was = buf.streaming() and buf.t0 is not None
     buf.add_frame(frame)
     return gr.skip() if was else gr.Timer(active=True)
@@ -164,42 +206,69 @@ def on_audio(frame_px: int, chunk: tuple[int, np.ndarray] | None, request: gr.Re
     if chunk is None:
         return gr.skip()
     buf = buffer_for(request, frame_px)
+    if buf.stopped:  # a chunk still on its way when Stop was pressed
+        return gr.skip()
     was = buf.streaming() and buf.t0 is not None
     buf.add_audio(int(chunk[0]), chunk[1])
     return gr.skip() if was else gr.Timer(active=True)
 
 
+def live_notices(backend: Backend, res: dict, win: Window) -> list[str]:
+    """The result's notices, led by the demo checkpoint's honesty notice when the window is real input
+    (a camera or microphone is never one of its synthetic training clips)."""
+    fps = len(win.times) / win.duration if win.duration else 0.0
+    honesty = backend.honesty_notice(SimpleNamespace(frames=win.frames, fps=fps, duration_s=win.duration))
+    return ([honesty] if honesty else []) + views.notices(res)
+
+
 @guarded
 def predict_live(backend: Backend, history: list, window_s: float, label_set: str, request: gr.Request = None):
-    """Timer tick: explain the last window; disarm the timer when both devices have stopped."""
+    """Timer tick: explain the last window; disarm the timer when both devices have stopped. After Stop
+    nothing is shown (a window being explained when Stop was pressed is dropped). Returns (history, timeline,
+    label, reasoning, status, timer, notices)."""
     buf = buffer_for(request, int(getattr(backend.pipeline, "image_size", 384)))
+    if buf.stopped:
+        return (*[gr.skip()] * 5, gr.Timer(active=False), gr.skip())
+    run = buf.run
     status = buf.status()
     if not buf.streaming():
-        return history, gr.skip(), gr.skip(), gr.skip(), status + "  \nstopped: press Start", gr.Timer(active=False)
-    frames, times, audio, dur = buf.window(window_s)
-    if frames is None and audio is None:
-        return history, gr.skip(), gr.skip(), gr.skip(), status, gr.skip()
+        return (history, gr.skip(), gr.skip(), gr.skip(), status + "  \nstopped: press Start", gr.Timer(active=False),
+                gr.skip())
+    win = buf.cut(window_s)
+    if win.frames is None and win.audio is None:
+        return history, gr.skip(), gr.skip(), gr.skip(), status, gr.skip(), gr.skip()
     try:
-        res = backend.explain_window(frames, times, audio, dur, label_set=label_set,
-                                     max_new_tokens=LIVE_MAX_NEW_TOKENS)
+        res = backend.explain_window(win.frames, win.times, win.audio, win.duration, label_set=label_set,
+                                     max_new_tokens=backend.max_new_tokens)  # the checkpoint's limit
     except R1OmniError as err:
-        return history, gr.skip(), gr.skip(), gr.skip(), f"{status}  \nlast window skipped: {err}", gr.skip()
+        skipped = f"{status}  \nlast window skipped: {err}"
+        return history, gr.skip(), gr.skip(), gr.skip(), skipped, gr.skip(), gr.skip()
+    if buf.stopped or buf.run != run:  # Stop (or Start again) while this window was explained
+        return (*[gr.skip()] * 5, gr.Timer(active=False) if buf.stopped else gr.skip(), gr.skip())
     pred = views.prediction_of(res)
     share = (res.get("modality") or {}).get("share") or {}
-    history = (history or [])[-(HISTORY - 1):] + [{"t": round(buf.now(), 1), "label": pred.get("label"),
-                                                  "confidence": views.confidence(pred),
-                                                  "video_share": share.get("video"),
-                                                  "audio_share": share.get("audio")}]
+    point = {"run": run, "t": round(win.end, 1), "window": [round(max(0.0, win.start), 1), round(win.end, 1)],
+             "label": pred.get("label"), "confidence": views.confidence(pred), "video_share": share.get("video"),
+             "audio_share": share.get("audio")}
+    history = (history or [])[-(HISTORY - 1):] + [point]
     return (history, views.timeline_figure(history), views.label_markdown(res), pred.get("reasoning") or "",
-            status, gr.skip())
+            buf.status(), gr.skip(), views.notices_markdown(live_notices(backend, res, win)))
 
 
-def start_live():
+def start_live(frame_px: int, request: gr.Request = None):
+    """Start: a new timeline on a new clock (earlier timelines stay on the plot until cleared)."""
+    buffer_for(request, frame_px).restart()
     return gr.Timer(active=True), "starting camera and microphone…"
 
 
-def stop_live():
-    return gr.Timer(active=False), "stopped"
+def stop_live(frame_px: int, request: gr.Request = None):
+    """Stop: nothing is explained or shown after it (the server drops what is still on its way)."""
+    buffer_for(request, frame_px).stop()
+    return gr.Timer(active=False), "stopped: press Start"
+
+
+def clear_timeline():
+    return [], None
 
 
 # One Start / Stop for both devices: the buttons press the components' own controls (the browser only lets
@@ -242,17 +311,20 @@ def build(backend: Backend, label_set: gr.Dropdown) -> dict:
             status = gr.Markdown(LiveBuffer().status(), elem_id="live-status")
         with gr.Column(scale=2):
             label_md = gr.Markdown("Press **Start** (camera, microphone or both)…", elem_id="live-label")
+            notices = gr.Markdown(elem_id="live-notices")
             reasoning = gr.Textbox(label="Latest reasoning", lines=3, elem_id="live-reasoning")
             timeline = gr.Plot(label="Timeline", elem_id="live-timeline")
+            clear = gr.Button("Clear timeline", size="sm", elem_id="live-clear")
     hidden = {"api_visibility": "private"}
     timer = gr.Timer(TICK_S, active=False)
     cam.stream(bind(on_frame, frame_px), [cam], [timer], stream_every=0.5, time_limit=None, concurrency_limit=8,
                concurrency_id="live-in", show_progress="hidden", **hidden)
     mic.stream(bind(on_audio, frame_px), [mic], [timer], stream_every=0.5, time_limit=None, concurrency_limit=8,
                concurrency_id="live-in", show_progress="hidden", **hidden)
-    start.click(start_live, None, [timer, status], js=_START_JS, queue=False, **hidden)
-    stop.click(stop_live, None, [timer, status], js=_STOP_JS, queue=False, **hidden)
+    start.click(bind(start_live, frame_px), None, [timer, status], js=_START_JS, queue=False, **hidden)
+    stop.click(bind(stop_live, frame_px), None, [timer, status], js=_STOP_JS, queue=False, **hidden)
+    clear.click(clear_timeline, None, [history, timeline], queue=False, **hidden)
     timer.tick(bind(predict_live, backend), [history, window_s, label_set],
-               [history, timeline, label_md, reasoning, status, timer], concurrency_id="model", concurrency_limit=1,
-               show_progress="hidden", trigger_mode="once", **hidden)
+               [history, timeline, label_md, reasoning, status, timer, notices], concurrency_id="model",
+               concurrency_limit=1, show_progress="hidden", trigger_mode="once", **hidden)
     return {"timer": timer}

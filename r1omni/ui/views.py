@@ -20,8 +20,9 @@ _CITE_NAMES = {"video": VISUAL, "audio": AUDIO, "text": "text"}
 LIBRARY_COLUMNS = ["file", "duration_s", "true label", "predicted", "correct", "confidence", "flags"]
 
 
-def _layout(fig: go.Figure, title: str, height: int = 260) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white")
+def _layout(fig: go.Figure, title: str, height: int = 260, title_size: int = 15) -> go.Figure:
+    fig.update_layout(title=dict(text=title, font=dict(size=title_size)), height=height,
+                      margin=dict(l=40, r=10, t=40, b=30), template="plotly_white")
     return fig
 
 
@@ -76,22 +77,62 @@ def probs_figure(pred: dict) -> go.Figure:
     return _layout(fig, "Class distribution")
 
 
+_BASELINE = {"video": "grey frames", "audio": "silence"}
+
+
+def _fact(note: str) -> tuple[str, str] | None:
+    """The fact a notice states when several layers word it differently (decoder, pipeline, explainer):
+    ("absent", modality) for a missing track, ("masked", modality) for a masked one, ("no answer", "") for a
+    completion without <answer>; else None."""
+    if note.startswith("no <answer>"):
+        return "no answer", ""
+    for m in ("video", "audio"):
+        if note.startswith((f"no {m} track", f"{m} track could not be decoded", f"{m} track is empty")):
+            return "absent", m
+        if note.startswith(f"{m} was masked"):
+            return "masked", m
+    return None
+
+
+def _fact_line(kind: str, m: str, first: str) -> str:
+    if kind == "masked":
+        return f"{m} was masked (replaced by {_BASELINE[m]}) for this run: it is not explained (φ 0, share 0)"
+    why = first.split(":", 1)[0]  # "no audio track" / "audio track could not be decoded" / ...
+    return f"{why}: the {m} modality is absent (replaced by {_BASELINE[m]}) and not explained (φ 0, share 0)"
+
+
 def notices(result: dict, label_set: Sequence[str] | None = None) -> list[str]:
-    """Everything the user must know about this result, one line each (deduplicated, in order)."""
+    """Everything the user must know about this result, one line per fact, in order: the decoder, the
+    pipeline and the explainer each word a missing or masked modality their own way; it is said once."""
     pred = prediction_of(result)
     out = list(pred.get("notices") or []) + list(result.get("notices") or [] if "prediction" in result else [])
     mods = pred.get("modalities") or {}
-    for m in ("audio", "video"):  # say it once: the pipeline's notice usually says it already
-        if mods.get(m) is False and not any(n.startswith(f"no {m} track") for n in out):
-            out.append(f"no {m} track: the {m} modality is absent")
+    for m in ("audio", "video"):
+        if mods.get(m) is False:
+            out.append(f"no {m} track")
     masked = (result.get("modality") or {}).get("masked") or []
     for m in ("video", "audio"):
         if m in masked and mods.get(m) is not False:
-            out.append(f"{m} was masked (replaced by its neutral baseline) for this run")
+            out.append(f"{m} was masked")
     if pred.get("label") is None and pred.get("answer"):
         out.append(f"answer '{pred['answer']}' is outside the label set")
-    seen: set[str] = set()
-    return [n for n in out if not (n in seen or seen.add(n))]
+    lines: list[str] = []
+    facts: dict[tuple[str, str], int] = {}  # fact -> its line
+    for n in out:
+        fact = _fact(n)
+        if fact is None:
+            if n not in lines:
+                lines.append(n)
+        elif fact == ("no answer", ""):  # the parser's and the explainer's wording: keep the one that says more
+            if fact not in facts:
+                facts[fact] = len(lines)
+                lines.append(n)
+            elif ":" in n and ":" not in lines[facts[fact]]:
+                lines[facts[fact]] = n
+        elif fact not in facts and (fact[0] == "absent" or ("absent", fact[1]) not in facts):
+            facts[fact] = len(lines)
+            lines.append(_fact_line(*fact, n))
+    return lines
 
 
 # ---------------------------------------------------------------- reasoning
@@ -201,7 +242,7 @@ def modality_figure(result: dict) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_xaxes(range=[0, 1])
     target = mod.get("target") or (result.get("params") or {}).get("target") or "completion"
-    return _layout(fig, f"Modality share (Shapley of the {target} log-prob)", height=180)
+    return _layout(fig, f"Modality share of φ ({target} log-prob)", height=180, title_size=13)
 
 
 def gate_figure(gate: dict | None) -> go.Figure:
@@ -212,7 +253,7 @@ def gate_figure(gate: dict | None) -> go.Figure:
     fig = go.Figure(go.Bar(x=vals, y=keys, orientation="h", marker_color=["#7fb3d5", "#76d7c4", "#f7dc6f"],
                            text=[f"{v:.2f}" for v in vals], textposition="auto"))
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, "Visual gate (scene / body / face)", height=180)
+    return _layout(fig, "Visual gate (scene / body / face)", height=180, title_size=13)
 
 
 # ---------------------------------------------------------------- temporal
@@ -228,14 +269,15 @@ def frame_figure(frames: list[dict]) -> go.Figure:
 
 
 def frame_gallery(thumbnails: Sequence[np.ndarray], frames: list[dict]) -> list[tuple[np.ndarray, str]]:
-    """Thumbnails captioned with time and score; missing scores are shown as '–'."""
+    """Thumbnails captioned with time and occlusion score, short enough for a thumbnail ("0.5s +0.50");
+    missing scores are shown as '–'."""
     items = []
     for i, img in enumerate(thumbnails):
         f = frames[i] if i < len(frames) else {}
         score = _num(f.get("score"))
         t = _num(f.get("time_s"))
-        when = f"t={t:.1f}s" if t is not None else f"frame {i}"
-        items.append((img, f"{when}  Δ={score:+.2f}" if score is not None else f"{when}  –"))
+        when = f"{t:.1f}s" if t is not None else f"#{i + 1}"
+        items.append((img, f"{when} {score:+.2f}" if score is not None else f"{when} –"))
     return items
 
 
@@ -344,17 +386,98 @@ def compare_table(rels: list[str], truth: list[str | None], a: list[dict | None]
 
 
 # ---------------------------------------------------------------- live
+def _runs(history: list[dict]) -> list[list[dict]]:
+    """Timeline points split where the run (one Start press) changes."""
+    runs: list[list[dict]] = []
+    for h in history:
+        if not runs or h.get("run") != runs[-1][-1].get("run"):
+            runs.append([])
+        runs[-1].append(h)
+    return runs
+
+
 def timeline_figure(history: list[dict]) -> go.Figure:
-    """Predicted emotion, confidence and video share over wall-clock seconds since the stream started."""
-    t = [h["t"] for h in history]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=[h.get("confidence") or 0 for h in history], mode="lines+markers+text",
-                             text=[h.get("label") or "?" for h in history], textposition="top center",
-                             name="confidence"))
-    fig.add_trace(go.Scatter(x=t, y=[h.get("video_share") for h in history], mode="lines", name="video share",
-                             line=dict(color=MODALITY_COLORS["video"], dash="dot")))
-    fig.add_trace(go.Scatter(x=t, y=[h.get("audio_share") for h in history], mode="lines", name="audio share",
-                             line=dict(color=MODALITY_COLORS["audio"], dash="dot")))
-    fig.update_yaxes(range=[0, 1.1])
-    fig.update_xaxes(title="time (s)")
-    return _layout(fig, "Live timeline", height=300)
+    """The live timeline of the latest run: the predicted emotion in a lane on top (one row per label, so a
+    label is written once whatever the timeline's length), confidence and modality shares below, over
+    seconds since Start, each point at the end of the window it explains. Earlier runs stay as faint lines
+    until the timeline is cleared."""
+    from plotly.subplots import make_subplots
+
+    runs = _runs(history or [])
+    cur = runs[-1] if runs else []
+    t = [h["t"] for h in cur]
+    labels = [h.get("label") or "outside set" for h in cur]
+    order = sorted(set(labels))
+    lane_px, lower_px = max(60, 24 * len(order)), 180  # at least 24 px per label row: names never collide
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[lane_px, lower_px], vertical_spacing=0.08)
+    windows = [h.get("window") or [h["t"], h["t"]] for h in cur]
+    hover = [f"{lab} · p={h.get('confidence') or 0:.2f} · window {w[0]:.1f}–{w[1]:.1f} s"
+             for lab, h, w in zip(labels, cur, windows, strict=True)]
+    fig.add_trace(go.Scatter(x=t, y=labels, mode="markers", name="emotion", hovertext=hover, hoverinfo="text",
+                             marker=dict(size=9, color="#2a6fba"), showlegend=False), row=1, col=1)
+    for k, old in enumerate(runs[:-1], 1):
+        fig.add_trace(go.Scatter(x=[h["t"] for h in old], y=[h.get("confidence") or 0 for h in old], mode="lines",
+                                 name=f"earlier run {k}", line=dict(color="#c8c8c8", width=1)), row=2, col=1)
+    fig.add_trace(go.Scatter(x=t, y=[h.get("confidence") or 0 for h in cur], mode="lines+markers",
+                             name="confidence", line=dict(color="#2a6fba")), row=2, col=1)
+    for m in ("video", "audio"):
+        fig.add_trace(go.Scatter(x=t, y=[h.get(f"{m}_share") for h in cur], mode="lines", name=f"{m} share",
+                                 line=dict(color=MODALITY_COLORS[m], dash="dot")), row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, row=1, col=1)
+    fig.update_yaxes(range=[0, 1.1], title="p / share", row=2, col=1)
+    fig.update_xaxes(title="time since Start (s), at the end of each explained window", row=2, col=1)
+    fig = _layout(fig, "Live timeline", height=lane_px + lower_px + 150)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+# ---------------------------------------------------------------- legend and progress
+LEGEND = (
+    "**How to read this.** "
+    "**φ (Shapley value)**: how much a modality adds to the log-probability of the model's own completion, "
+    "in nats (natural-log units; +0.7 nats ≈ twice as likely), averaged over both orders of adding video and "
+    "audio; the share is |φ| of one over the sum of both. "
+    "**Occlusion score** (frame captions, timelines): the drop in that log-probability when one frame is greyed "
+    "or one audio window silenced, averaged with the gain when only it is kept; positive = the answer relies "
+    "on it. **Gate**: the weights the question gives the visual branches (scene / body / face); they depend on "
+    "the question, not on the clip. Token colours: the modality with the larger φ; grey = weak evidence."
+)
+
+
+def duration_text(seconds: float | None) -> str:
+    """'about 12 s', 'about 3 min'; '' when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    return f"about {round(seconds / 60)} min"
+
+
+def waiting_markdown(place: int, estimate_s: float | None, per_request_s: float | None) -> str:
+    """What a request waiting for the model is told: its place and, once measured, how long."""
+    ahead = f"{place} request{'s' if place != 1 else ''} ahead of yours"
+    if estimate_s is None:
+        return f"**Waiting for the model**: {ahead} (no estimate yet: nothing measured since start)"
+    return (f"**Waiting for the model**: {ahead}; {duration_text(estimate_s)} "
+            f"(measured {per_request_s:.1f} s per request)")
+
+
+def generating_markdown(n_tokens: int, s_per_token: float | None, limit: int) -> str:
+    """Progress of generation: tokens so far and the longest it can still take (at the token limit)."""
+    head = f"**1/2 Generating**: {n_tokens} token{'s' if n_tokens != 1 else ''}"
+    if not s_per_token:
+        return head
+    left = max(0, limit - n_tokens) * s_per_token
+    return (f"{head} ({s_per_token * 1000:.0f} ms per token; at most {duration_text(left)} more, "
+            f"at the {limit}-token limit)")
+
+
+def scoring_markdown(stage: str, done: int, total: int, s_per_variant: float | None) -> str:
+    """Progress of attribution: variants scored / total and, from the measured rate, the time left."""
+    head = f"**2/2 Attribution**: {done} / {total} variants scored"
+    if stage:
+        head += f" ({stage} next)" if done < total else ""
+    if s_per_variant and done < total:
+        head += f"; {duration_text((total - done) * s_per_variant)} left ({s_per_variant:.2f} s per variant, measured)"
+    return head
+

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from r1omni.inference import DEFAULT_MAX_NEW_TOKENS, Pipeline
 from tests.media_factory import make_good_clip
@@ -55,3 +56,24 @@ def test_cut_completion_is_a_notice_and_counted(tiny_checkpoint, tiny_pipeline, 
     pipe = _with_generation_config(tiny_checkpoint, tmp_path / "ck", max_new_tokens=4)
     (pred,) = pipe.predict([media])
     assert pred.clipped and len(pred.completion_ids) == 4
+
+
+def test_generate_from_input_ids_with_a_repetition_penalty_as_trl_calls_it(tiny_checkpoint, media, tmp_path):
+    """TRL's GRPO generation calls `model.generate(input_ids=..., **media)` with the prompt's placeholder ids
+    (-201 / -202); a repetition penalty must not index the logits with them. The new tokens equal the
+    pipeline's generation under the same settings (the penalty sees the generated tokens, as the original)."""
+    pipe = _with_generation_config(tiny_checkpoint, tmp_path / "ck", repetition_penalty=1.3, max_new_tokens=12)
+    (want,) = pipe.generate([media])
+    batch = pipe.collate([media], [pipe.prompt_ids()])
+    batch.pop("position_ids")
+    ids = batch.pop("input_ids")
+    assert bool((ids < 0).any())
+    out = pipe.model.generate(input_ids=ids, max_new_tokens=12, do_sample=False, eos_token_id=pipe.eos_ids,
+                              pad_token_id=pipe.pad_id, **batch)
+    assert out.shape[0] == 1 and out[0, : ids.shape[1]].tolist() == ids[0].tolist()  # prompt + new, as HF returns
+    new = out[0, ids.shape[1] :].tolist()
+    assert pipe._strip_end(new) == want
+    # the dict form TRL or callers may ask for carries the same sequences
+    res = pipe.model.generate(input_ids=ids, max_new_tokens=12, do_sample=False, eos_token_id=pipe.eos_ids,
+                              pad_token_id=pipe.pad_id, return_dict_in_generate=True, **batch)
+    assert torch.equal(res.sequences, out)

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from r1omni.inference import GenerationState, head_logprobs
+from r1omni.inference import GenerationState
+from r1omni.logprobs import head_logprobs
 from r1omni.media import Clip
 from tests.realsize import REAL_VOCAB_SIZE, realsize_pipeline
 

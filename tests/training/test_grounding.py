@@ -27,15 +27,16 @@ def clips(tmp_path_factory) -> list[str]:
 def test_each_ungrounded_claim_costs_its_share(clips) -> None:
     calls = []
 
-    def judge(cl, completions, rows):  # a plug-in judge (the contrastive one will plug in like this)
-        calls.append((list(cl), list(completions), rows))
+    def judge(*args):  # a plug-in judge (the contrastive one will plug in like this)
+        calls.append(args)
         return [[True, False], [], None]
 
     reward = GroundingReward(judge, penalty=2.0)
-    out = reward(prompts=["q"] * 3, completions=[[{"role": "assistant", "content": t}] for t in TEXTS],
-                 path=clips, label=["sad", "neutral", "surprise"])
+    out = reward(prompts=["q1", "q2", "q3"], completions=[[{"role": "assistant", "content": t}] for t in TEXTS],
+                 path=clips, label=["sad", "neutral", "surprise"], solution=["<answer>sad</answer>"] * 3)
     assert out == [-1.0, 0.0, None]
-    assert calls[0][0] == clips and calls[0][1] == TEXTS and calls[0][2][0]["label"] == "sad"
+    # the judge gets the clips, the texts and the rows' prompts; no label or solution column reaches it
+    assert calls == [(clips, TEXTS, ["q1", "q2", "q3"])]
     assert reward.__name__ == "grounding_reward"
 
     def broken(*_):
@@ -58,6 +59,49 @@ def test_shapley_judge_matches_the_explanations_flags(tiny_pipeline, clips) -> N
     assert got[1] == 0.0 and all(-1.0 <= g <= 0.0 for g in got)
     missing = reward(completions=TEXTS[:1], path=[str(Path(clips[0]).with_name("absent.mp4"))])
     assert missing == [None]  # an undecodable clip is not scored, training goes on
+
+
+def test_shapley_judge_scores_under_the_prompt_the_policy_sampled_from(tiny_pipeline, clips) -> None:
+    """The judge's forwards carry the row's question (not the default one), and its verdicts are the flags
+    of explanations under that question."""
+    from r1omni.explain import explain
+    from r1omni.prompts import DEFAULT_QUESTION
+
+    question = "Name the feeling of the person in this clip."
+    seen: list[str] = []
+    tok = tiny_pipeline.tokenizer
+
+    def record(mod, args):
+        ids = args[0]
+        for row in ids.reshape(-1, ids.shape[-1]).tolist():
+            seen.append(tok.decode([i for i in row if i > 0]))
+
+    hook = tiny_pipeline.model.model.embed_tokens.register_forward_pre_hook(record)
+    try:
+        got = GroundingReward(shapley_judge(tiny_pipeline))(prompts=[question] * 2, completions=TEXTS[:2],
+                                                            path=clips[:2], label=["sad", "neutral"])
+    finally:
+        hook.remove()
+    prompts = [s for s in seen if "assistant" in s]
+    assert prompts and all(question in s for s in prompts)
+    assert not any(DEFAULT_QUESTION in s for s in seen)
+    expected = []
+    for res in explain(tiny_pipeline, clips[:2], mode="fast", completions=TEXTS[:2], question=question):
+        cited = [c for c in res.claims if c["cites"]]
+        bad = [c for c in cited if {"unsupported", "cites absent modality", "cites masked modality"} & set(c["flags"])]
+        expected.append(-len(bad) / len(cited) if cited else 0.0)
+    assert got == pytest.approx(expected)
+
+
+def test_the_grpo_judge_uses_the_runs_system_turn(tiny_checkpoint, clips) -> None:
+    from training import grpo
+
+    script = grpo.ScriptArguments(model_name_or_path=str(tiny_checkpoint), train_manifest="unused.csv",
+                                  reward_funcs=["grounding_reward"], system_prompt="You judge clips carefully.")
+    pipe = grpo.grounding_reward(script).judge.pipe
+    assert pipe.system_prompt == "You judge clips carefully."
+    text = pipe.tokenizer.decode([i for i in pipe.prompt_ids("Which emotion?") if i >= 0])
+    assert "You judge clips carefully." in text and "Which emotion?" in text
 
 
 def test_grounding_reward_needs_a_judge_and_runs_inside_grpo(tiny_checkpoint, clips, tmp_path) -> None:

@@ -167,3 +167,23 @@ def test_options_that_would_drop_video_and_audio_are_refused(option, tmp_path) -
     assert "\n" not in str(err.value)
     with pytest.raises(UsageError, match="rollout_func"):
         refuse_media_dropping(SimpleNamespace(), rollout_func=lambda prompts, trainer: {})
+
+
+def test_a_conversational_dataset_is_refused_in_one_line(tiny_checkpoint, manifest, tmp_path) -> None:
+    """TRL would render chat messages without the media placeholders and train on text alone, silently."""
+    from trl import GRPOConfig
+
+    from r1omni.errors import UsageError
+    from training import grpo
+    from training.data import grpo_records, load_rows
+
+    records = grpo_records(load_rows(manifest, None))
+    chat = [{**r, "prompt": [{"role": "user", "content": r["prompt"]}]} for r in records]
+    script = grpo.ScriptArguments(model_name_or_path=str(tiny_checkpoint), train_manifest=str(manifest),
+                                  reward_funcs=["format_reward"])
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=2,
+                      max_completion_length=4, learning_rate=1e-3, beta=0.0, **CPU)
+    with pytest.raises(UsageError, match="conversational") as err:
+        grpo.main(script, args, records=chat)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "model.safetensors").exists()

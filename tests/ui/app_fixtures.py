@@ -55,7 +55,7 @@ def running_app(tiny_checkpoint, tmp_path_factory):
     settings = app_module.parse_args(["--checkpoint", str(tiny_checkpoint), "--library", str(lib),
                                       "--db", str(work / "results.sqlite"), "--port", str(free_port()),
                                       "--device", "cpu", "--max-upload-mb", "5", "--checkpoints", str(allowed),
-                                      "--batch-size", "2"])
+                                      "--batch-size", "2", "--explain-mode", "full"])  # no warm-up timing
     demo = app_module.build(settings)
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
     yield f"http://127.0.0.1:{settings.port}/", settings, demo

@@ -92,3 +92,27 @@ def test_one_waiting_is_said_in_the_singular_and_zero_may_wait():
     gate = ModelGate(1)
     gate.waiting = 1
     assert gate.busy_message() == "Busy: 1 request is queued for the model; retry in a moment"
+
+
+def test_a_waiting_ticket_knows_its_place_and_an_estimate_once_one_request_was_measured():
+    async def scenario():
+        gate = ModelGate(4)
+        first = gate.ticket()
+        assert await first.wait(0.1)
+        second, third = gate.ticket(), gate.ticket()
+        places = (second.place(), third.place())
+        no_estimate = gate.estimate_s(third.place())
+        assert not await second.wait(0.05)  # still the first's turn
+        await asyncio.sleep(0.2)
+        first.release()  # measured: about 0.25 s per request
+        assert await second.wait(1.0)
+        estimate = (gate.estimate_s(third.place()), gate.seconds_per_request)
+        second.release()
+        assert await third.wait(1.0)
+        third.release()
+        return places, no_estimate, estimate, gate
+
+    places, no_estimate, estimate, gate = run_isolated(scenario())
+    assert places == (1, 2) and no_estimate is None
+    assert 0.2 <= estimate[1] and 0.0 < estimate[0] <= estimate[1]  # what is left of the running one
+    assert (gate.running, gate.waiting) == (0, 0)

@@ -13,7 +13,8 @@ from r1omni.audit.store import AuditStore
 from tests.ui.app_fixtures import ROOT, free_port, make_library
 from tests.ui.explain_samples import sample_explain
 
-USERS = {"alice": "pw-alice", "bob": "pw-bob"}
+USERS = {"alice": "pw-alice", "bob": "pw-bob", "carol": "pw-carol"}
+ROLES = {"carol": "adjudicator"}  # alice and bob: annotators (the default role)
 API = ("audit_queue", "audit_item", "audit_verdict", "audit_clip_verdict", "audit_adjudicate", "audit_stats")
 
 
@@ -30,7 +31,7 @@ def auth_app(tmp_path_factory):
     with AuditStore(db) as s:
         pid = s.add_explanation(sample_explain())
     users = work / "users.txt"
-    users.write_text("".join(f"{u}:{p}\n" for u, p in USERS.items()))
+    users.write_text("".join(f"{u}:{p}" + (f":{ROLES[u]}" if u in ROLES else "") + "\n" for u, p in USERS.items()))
     settings = app_module.parse_args(["--library",
                                       str(make_library(work / "library", 1)), "--db", str(db), "--port",
                                       str(free_port()), "--device", "cpu", "--auth-file", str(users)])
@@ -81,16 +82,17 @@ def test_the_logged_in_user_is_the_annotator_and_stale_writes_are_refused(auth_a
     assert stats["verdicts"] == 2 and set(stats["kappa"]) == {"alice|bob"}
     queue = bob.predict("disagreement", "all", "", api_name="/audit_queue")
     assert [r["prediction_id"] for r in queue] == [pid]
-    dec = alice.predict(pid, 1, "hallucinated", "misread cue", "voice trembles at 1.2 s", 0, "",
+    carol = Client(url, auth=("carol", USERS["carol"]), verbose=False)
+    dec = carol.predict(pid, 1, "hallucinated", "misread cue", "voice trembles at 1.2 s", 0, "",
                         api_name="/audit_adjudicate")
-    assert dec["adjudicator"] == "alice"
+    assert dec["adjudicator"] == "carol"
     with AuditStore(db) as s:
         it = s.item(pid)
     assert it["claims"][1]["adjudication"]["verdict"] == "hallucinated"
     assert {v["annotator"]: v["verdict"] for v in it["claims"][1]["verdicts"]} == \
         {"alice": "hallucinated", "bob": "supported"}  # the decision did not edit their verdicts
     with AuditStore(db) as s:
-        assert {n for n in s.annotators()} == {"alice", "bob"}  # no 'mallory'
+        assert {n for n in s.annotators()} == {"alice", "bob", "carol"}  # no 'mallory'
 
 
 def test_api_lists_the_audit_endpoints_and_none_of_the_tab_handlers(auth_app):
@@ -172,3 +174,51 @@ def test_export_from_the_tab_writes_the_design_records(auth_app):
     assert msg == f"{len(recs)} audited predictions exported" and pid in {r["prediction_id"] for r in recs}
     path, _ = audit_tab.export_file(backend, "csv")
     assert open(path, encoding="utf-8").readline().startswith("prediction_id,clip,checkpoint")
+
+
+def test_api_roles_and_blind_items(auth_app):
+    """The API enforces what the tab does: an annotator sees others' verdicts on a claim only after saving
+    theirs; only adjudicators decide, never on a claim they judged; replacing a decision states its version."""
+    url, db, _, demo = auth_app
+    with AuditStore(db) as s:
+        res = sample_explain()
+        res["prediction"]["text"] = res["prediction"]["text"].replace("smile.", "smile!")
+        res["claims"][0]["text"] = "The mouth curves up into a smile!"
+        pid = s.add_explanation(res, clip="roles.mp4")
+    alice = Client(url, auth=("alice", USERS["alice"]), verbose=False)
+    bob = Client(url, auth=("bob", USERS["bob"]), verbose=False)
+    carol = Client(url, auth=("carol", USERS["carol"]), verbose=False)
+    alice.predict(pid, 0, "supported", None, None, 0, None, "", api_name="/audit_verdict")
+    alice.predict(pid, "supported", None, 0, "", api_name="/audit_clip_verdict")
+    seen = bob.predict(pid, "", api_name="/audit_item")
+    assert seen["claims"][0]["verdicts"] == [] and seen["clip_verdicts"] == []  # blind before judging
+    bob.predict(pid, 0, "hallucinated", None, None, 0, None, "", api_name="/audit_verdict")
+    seen = bob.predict(pid, "", api_name="/audit_item")
+    assert [v["annotator"] for v in seen["claims"][0]["verdicts"]] == ["alice", "bob"]
+    assert [v["annotator"] for v in carol.predict(pid, "", api_name="/audit_item")["claims"][0]["verdicts"]] == \
+        ["alice", "bob"]  # adjudicators see all
+    with pytest.raises(Exception, match="only adjudicators record decisions; bob is an annotator"):
+        bob.predict(pid, 0, "hallucinated", None, None, 0, "", api_name="/audit_adjudicate")
+    carol.predict(pid, 1, "unsure", None, None, 0, None, "", api_name="/audit_verdict")
+    with pytest.raises(Exception, match="carol judged claim 2 of"):
+        carol.predict(pid, 1, "unsure", None, None, 0, "", api_name="/audit_adjudicate")
+    assert carol.predict(pid, 0, "supported", None, None, 0, "", api_name="/audit_adjudicate")["version"] == 1
+    with pytest.raises(Exception, match="adjudicated meanwhile by carol"):  # a replacement must state version 1
+        carol.predict(pid, 0, "hallucinated", None, None, 0, "", api_name="/audit_adjudicate")
+    with AuditStore(db) as s:
+        assert s.item(pid)["claims"][0]["adjudication"]["verdict"] == "supported"
+
+
+def test_category_is_saved_only_when_chosen_or_hallucinated(auth_app):
+    """The tab never stores the flag's pre-filled category with a 'supported' verdict."""
+    from r1omni.ui import audit_tab
+
+    backend = auth_app[3].r1omni_backend
+    claim = {"auto_flags": ["cites absent modality"]}
+    assert audit_tab.saved_category("hallucinated", None, {}, claim) == "wrong modality"
+    assert audit_tab.saved_category("supported", None, {}, claim) is None
+    assert audit_tab.saved_category("supported", "misread cue", {}, claim) == "misread cue"  # chosen
+    loaded = {"category_loaded": "wrong modality", "category_verdict": "hallucinated"}
+    assert audit_tab.saved_category("supported", "wrong modality", loaded, claim) is None  # not re-chosen
+    assert audit_tab.saved_category("unsure", "other", loaded, claim) == "other"
+    assert backend.audit is not None

@@ -70,34 +70,99 @@ def test_audio_older_than_the_window_is_dropped_and_camera_only_works():
     assert "no new audio" in buf.status()
 
 
-class _Backend:
-    def __init__(self):
-        self.calls = []
-        self.pipeline = type("P", (), {"image_size": 64})()
+def _spy(monkeypatch, backend, during=None):
+    """Record each explain_window call of the real backend; `during()` runs while the window is explained."""
+    calls = []
+    real = backend.explain_window
 
-    def explain_window(self, frames, times, audio, dur, label_set, max_new_tokens):
-        self.calls.append((None if frames is None else frames.shape, None if audio is None else audio.shape,
-                           max_new_tokens))
-        from tests.ui.explain_samples import sample_explain
+    def explain_window(frames, times, audio, dur, label_set, max_new_tokens):
+        calls.append((None if frames is None else frames.shape, None if audio is None else audio.shape,
+                      max_new_tokens))
+        if during:
+            during()
+        return real(frames, times, audio, dur, label_set=label_set, max_new_tokens=16)
 
-        return sample_explain()
+    monkeypatch.setattr(backend, "explain_window", explain_window)
+    return calls
 
 
-def test_tick_explains_with_a_long_enough_answer_and_disarms_when_both_devices_stop(monkeypatch):
+def test_tick_explains_with_a_long_enough_answer_and_disarms_when_both_devices_stop(monkeypatch, running_app):
+    be = running_app[2].r1omni_backend
     clock = Clock()
     buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
     monkeypatch.setattr(live_tab, "buffer_for", lambda request, px=0: buf)
-    be = _Backend()
+    calls = _spy(monkeypatch, be)
     out = live_tab.predict_live(be, [], 4, "dfew")
-    assert out[0] == [] and not be.calls and "no frames" in out[4]  # nothing yet: skipped
+    assert out[0] == [] and not calls and "no frames" in out[4]  # nothing yet: skipped
     buf.add_audio(16000, np.zeros(8000, np.int16))  # microphone only
     clock.t += 0.5
-    hist, fig, label, reasoning, status, timer = live_tab.predict_live(be, [], 4, "dfew")
-    assert be.calls == [(None, (8000,), live_tab.LIVE_MAX_NEW_TOKENS)] and live_tab.LIVE_MAX_NEW_TOKENS >= 256
-    assert hist[-1]["label"] == "happy" and "mouth" in reasoning and "0.5 s buffered" in status
+    hist, fig, label, reasoning, status, timer, notices = live_tab.predict_live(be, [], 4, "dfew")
+    assert calls == [(None, (8000,), be.max_new_tokens)]  # the checkpoint's new-token limit, not a fixed cap
+    assert len(hist) == 1 and "checkpoint:" in label and "0.5 s buffered" in status
+    assert "no camera frames" in notices
     clock.t += live_tab.STOP_AFTER_S + 1  # both devices silent
-    *_, status, timer = live_tab.predict_live(be, hist, 4, "dfew")
-    assert timer.active is False and "stopped" in status and len(be.calls) == 1
+    *_, status, timer, _ = live_tab.predict_live(be, hist, 4, "dfew")
+    assert timer.active is False and "stopped" in status and len(calls) == 1
+
+
+def test_a_timeline_point_carries_the_time_of_the_window_it_explains(monkeypatch, running_app):
+    be = running_app[2].r1omni_backend
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
+    monkeypatch.setattr(live_tab, "buffer_for", lambda request, px=0: buf)
+
+    def slow():  # the explanation takes 5 s on the buffer's clock
+        clock.t += 5.0
+
+    _spy(monkeypatch, be, during=slow)
+    for _ in range(12):  # 6 s of camera and microphone
+        buf.add_frame(np.zeros((48, 64, 3), np.uint8))
+        buf.add_audio(16000, np.zeros(8000, np.int16))
+        clock.t += 0.5
+    hist = live_tab.predict_live(be, [], 4, "dfew")[0]
+    assert hist[-1]["t"] == 6.0 and hist[-1]["window"] == [2.0, 6.0]  # not 11.0, when it finished
+
+
+def test_stop_drops_the_window_being_explained_and_a_restart_starts_a_new_timeline(monkeypatch, running_app):
+    be = running_app[2].r1omni_backend
+    real = be.explain_window
+    clock = Clock()
+    buf = live_tab.LiveBuffer(frame_px=64, clock=clock)
+    monkeypatch.setattr(live_tab, "buffer_for", lambda request, px=0: buf)
+    live_tab.start_live(64)
+    for _ in range(8):
+        buf.add_frame(np.zeros((48, 64, 3), np.uint8))
+        clock.t += 0.5
+    calls = _spy(monkeypatch, be, during=lambda: live_tab.stop_live(64))  # Stop pressed mid-explanation
+    out = live_tab.predict_live(be, [], 4, "dfew")
+    assert len(calls) == 1 and out[5].active is False
+    assert all(isinstance(o, dict) and o.get("__type__") == "update" and len(o) == 1 for o in out[:5] + out[6:])
+    live_tab.on_frame(64, np.zeros((48, 64, 3), np.uint8))  # a frame still on its way after Stop: dropped
+    assert len(buf.frames) == 8
+    out = live_tab.predict_live(be, [], 4, "dfew")  # a tick already queued: runs nothing
+    assert len(calls) == 1 and out[5].active is False
+    old = [{"run": buf.run, "t": 3.5, "label": "happy"}]
+    live_tab.start_live(64)  # Start again: a new clock and an empty buffer
+    assert buf.t0 is None and not buf.frames
+    calls.clear()
+    monkeypatch.setattr(be, "explain_window", real)
+    for _ in range(4):
+        live_tab.on_frame(64, np.zeros((48, 64, 3), np.uint8))
+        clock.t += 0.5
+    hist = live_tab.predict_live(be, old, 4, "dfew")[0]
+    assert hist[0] == old[0] and hist[1]["run"] == old[0]["run"] + 1 and hist[1]["t"] == 2.0
+
+
+def test_the_demo_checkpoint_says_its_answer_means_nothing_on_live_input(running_app):
+    from r1omni.inference import Pipeline
+    from r1omni.ui.backend import Backend
+
+    res = {"prediction": {"label": "happy", "modalities": {"video": True, "audio": True}}}
+    win = live_tab.Window(np.zeros((8, 64, 64, 3), np.uint8), [0.5 * i for i in range(8)], None, 4.0, 0.0, 4.0)
+    demo = Backend(Pipeline.load(None, device="cpu"))
+    assert any("demo checkpoint knows drawn synthetic faces" in n for n in live_tab.live_notices(demo, res, win))
+    tiny = running_app[2].r1omni_backend
+    assert not any("demo checkpoint" in n for n in live_tab.live_notices(tiny, res, win))
 
 
 def test_live_events_have_no_time_limit_and_the_tick_never_queues_twice(running_app):

@@ -70,7 +70,7 @@ def test_gate_frames_gallery_and_audio_figures():
     assert list(views.frame_figure(res["frames"]).data[0].y) == [0.1, 0.5, -0.2, 0.0]
     thumbs = [np.zeros((8, 8, 3), np.uint8)] * 4
     caps = [c for _, c in views.frame_gallery(thumbs, res["frames"])]
-    assert caps[1] == "t=0.5s  Δ=+0.50"
+    assert caps[1] == "0.5s +0.50"  # short enough for a thumbnail (the legend says what it is)
     audio = np.sin(np.linspace(0, 100, 32000)).astype(np.float32)
     fig = views.audio_figure(audio, 16000, res["audio_segments"])
     assert len(fig.layout.shapes) == 2  # one shaded window per segment
@@ -112,7 +112,22 @@ def test_timeline_figure_traces():
     hist = [{"t": 1.0, "label": "happy", "confidence": 0.7, "video_share": 0.6, "audio_share": 0.4},
             {"t": 4.0, "label": "sad", "confidence": 0.5, "video_share": 0.3, "audio_share": 0.7}]
     fig = views.timeline_figure(hist)
-    assert list(fig.data[0].text) == ["happy", "sad"] and list(fig.data[2].y) == [0.4, 0.7]
+    by_name = {d.name: d for d in fig.data}
+    assert list(by_name["emotion"].y) == ["happy", "sad"] and list(by_name["audio share"].y) == [0.4, 0.7]
+
+
+def test_timeline_labels_are_a_lane_not_text_over_every_point_and_a_restart_starts_a_new_timeline():
+    labels = ["disgust", "happiness", "neutral"]
+    run1 = [{"run": 1, "t": 4.0 + 3 * i, "window": [3 * i, 4.0 + 3 * i], "label": labels[i % 3], "confidence": 0.5}
+            for i in range(300)]
+    run2 = [{"run": 2, "t": 4.0 + 3 * i, "label": "sad", "confidence": 0.4} for i in range(2)]
+    fig = views.timeline_figure(run1)
+    assert all("text" not in (d.mode or "") for d in fig.data)  # no label written at each point
+    assert list(fig.layout.yaxis.categoryarray) == sorted(labels)  # each label written once, as a lane
+    fig = views.timeline_figure(run1 + run2)
+    by_name = {d.name: d for d in fig.data}
+    assert list(by_name["emotion"].x) == [4.0, 7.0] and list(by_name["emotion"].y) == ["sad", "sad"]
+    assert len(by_name["earlier run 1"].x) == 300  # the old timeline kept (faint) until cleared
 
 
 def test_modality_figure_names_the_target():
@@ -151,3 +166,16 @@ def test_demo_checkpoint_on_a_real_recording_says_its_answer_means_nothing(real_
     backend.pipeline = SimpleNamespace(display_name="R1-Omni-0.5B", checkpoint="R1-Omni-0.5B")
     assert backend.honesty_notice(decode_clip(real_clips[0])) is None
     assert "means nothing" in DEMO_NOT_REAL
+
+
+def test_one_notice_per_fact_however_many_layers_word_it():
+    res = sample_explain(has_audio=False)
+    res["prediction"]["notices"] = ["no audio track: audio masked (silence)", "audio is short"]
+    res["notices"] = ["no audio track: audio masked (silence)",
+                      "no audio track: audio is absent and not explained (shapley 0, share 0)"]
+    notes = views.notices(res)
+    assert sum("audio track" in n for n in notes) == 1, notes
+    assert "audio is short" in notes
+    res["prediction"]["notices"] = ["no <answer> tag in the response"]
+    res["notices"] = ["no <answer> in the completion: the answer target is the whole completion"]
+    assert [n for n in views.notices(res) if "<answer>" in n] == [res["notices"][0]]

@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_and_writes_nothing(store):
             store.put_verdict(pid, 0, "alice", **kwargs)
     with pytest.raises(UsageError, match="annotator name"):
         store.put_verdict(pid, 0, "  ", "supported")
-    with pytest.raises(UsageError, match="has no claim 9"):
+    with pytest.raises(UsageError, match=r"has no claim 10 \(index 9\)"):  # claims are numbered from 1
         store.put_verdict(pid, 9, "alice", "supported")
     assert store.counts()["verdicts"] == 0 and store.log() == []
 
@@ -213,3 +213,69 @@ def test_csv_has_one_row_per_claim_verdict_and_hf_loads(tmp_path):
     records.export(a, tmp_path / "hf", "hf")
     ds = load_from_disk(str(tmp_path / "hf"))
     assert len(ds) == 1 and ds[0]["claims"][0]["verdicts"][1]["note"] == "ünïcode ✓"
+
+
+def test_evidence_within_its_display_rounding_keeps_the_item_version(store):
+    """Sending the same prediction again with support differing below what the tab shows (3 decimals of
+    nats, whole percents of share, seek times to 2 decimals) keeps the version: annotators' open items stay
+    valid; a visible change (or a new flag) bumps it."""
+    res = sample_explain()
+    res["claims"][0]["support"] = {"share": {"video": 0.7512}, "cited": {"video": 0.41234}}
+    pid = store.add_explanation(res)
+    loaded = store.item(pid)["version"]
+    again = json.loads(json.dumps(res))
+    again["claims"][0]["support"] = {"share": {"video": 0.7538}, "cited": {"video": 0.41231}}
+    again["frames"][1]["score"] += 0.00004
+    again["audio_segments"][0]["start_s"] += 0.0004
+    assert store.add_explanation(again) == pid
+    assert store.item(pid)["version"] == loaded
+    assert store.item(pid)["claims"][0]["support"]["cited"]["video"] == 0.41231  # stored, just not a new version
+    assert store.put_verdict(pid, 0, "alice", "supported", item_version=loaded)["version"] == 1
+    again["claims"][0]["support"]["cited"]["video"] = 0.4131  # shown as +0.413 instead of +0.412
+    store.add_explanation(again)
+    assert store.item(pid)["version"] == loaded + 1
+    again["claims"][0]["flag"] = "cue not present"
+    store.add_explanation(again)
+    assert store.item(pid)["version"] == loaded + 2
+    again["frames"][1]["score"] += 0.01  # the evidence buttons show another score
+    store.add_explanation(again)
+    assert store.item(pid)["version"] == loaded + 3
+
+
+def test_an_adjudicator_never_decides_a_claim_they_judged(store):
+    pid = store.add_explanation(sample_explain())
+    store.put_verdict(pid, 0, "alice", "supported")
+    store.put_verdict(pid, 0, "bob", "hallucinated")
+    with pytest.raises(UsageError, match="alice judged claim 1 of"):
+        store.adjudicate(pid, 0, "alice", "supported")
+    assert store.item(pid)["claims"][0]["adjudication"] is None and len(store.log()) == 2
+    assert store.adjudicate(pid, 0, "carol", "supported")["version"] == 1
+    with pytest.raises(UsageError, match="carol adjudicated claim 1 of"):  # nor judges it after deciding
+        store.put_verdict(pid, 0, "carol", "supported")
+    assert [v["annotator"] for v in store.item(pid)["claims"][0]["verdicts"]] == ["alice", "bob"]
+
+
+def test_every_decision_is_exported_with_its_time_and_the_latest_counts(tmp_path):
+    a = AuditStore(tmp_path / "a.sqlite")
+    pid = _audit(a)  # carol decided claim 1 "supported"
+    a.adjudicate(pid, 0, "dave", "hallucinated", category="misread cue", expected_version=1)
+    a.adjudicate(pid, 1, "carol", "unsure")
+    records.export(a, tmp_path / "one.jsonl")
+    rec = json.loads((tmp_path / "one.jsonl").read_text(encoding="utf-8"))
+    got = [(d["claim_index"], d["adjudicator"], d["verdict"]) for d in rec["adjudications"]]
+    assert got == [(0, "carol", "supported"), (0, "dave", "hallucinated"), (1, "carol", "unsure")]
+    times = [d["created_at"] for d in rec["adjudications"]]
+    assert times == sorted(times) and all(t.endswith("Z") for t in times)
+    assert a.item(pid)["claims"][0]["adjudication"]["adjudicator"] == "dave"  # the latest counts
+    records.export(a, tmp_path / "v.csv", "csv")
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "v.csv").open(encoding="utf-8")))
+    assert {(r["claim_index"], r["claim"], r["adjudicated_verdict"]) for r in rows} == \
+        {("0", "1", "hallucinated"), ("1", "2", "unsure")}
+    b = AuditStore(tmp_path / "b.sqlite")
+    assert records.import_file(b, tmp_path / "one.jsonl")["adjudications"] == 3
+    assert records.import_file(b, tmp_path / "one.jsonl")["adjudications"] == 0
+    assert b.item(pid)["claims"][0]["adjudication"]["verdict"] == "hallucinated"
+    records.export(b, tmp_path / "two.jsonl")
+    assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()

@@ -31,7 +31,7 @@ from r1omni.prompts import DFEW, MAFW, RAVDESS
         ("He raised his eyebrows.", "video", "surprise", "angry", "He furrowed his eyebrows."),
         ("Her eyes widened when she heard it.", "video", "surprise", "angry", "Her eyes narrowed when she heard it."),
         ("She wiped away tears of joy.", "video", "happy", "sad", "She wiped away tears of sadness."),
-        ("His shoulders slumped.", "video", "sad", "angry", "His shoulders clenched."),
+        ("His shoulders slumped.", "video", "sad", "angry", "His shoulders tense."),
         ("He smiled at the camera.", "video", "happy", "disgust", "He sneered at the camera."),
         ("She looked worried.", "video", "fear", "happy", "She looked happy."),
         ("His face turned pale.", "video", "fear", "angry", "His face turned stern."),
