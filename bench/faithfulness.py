@@ -60,9 +60,12 @@ def load_pipeline(args):
 
 
 def make_clips(out: Path, n: int, seed: int) -> list[dict]:
+    """The n synthetic clips of `seed` in `out` (written unless a manifest is already there)."""
     from r1omni.synthetic import generate_clips
 
-    manifest = generate_clips(out, n, seed)
+    manifest = out / "manifest.csv"
+    if not manifest.is_file():
+        manifest = generate_clips(out, n, seed)
     rows = read_manifest(manifest)
     return [{"path": str(r.path), "label": r.label, **r.meta} for r in rows]
 
@@ -208,72 +211,160 @@ def _spearman(a, b) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def plant(text: str, sentence: str, rng: random.Random) -> tuple[str, tuple[int, int], str] | None:
-    """Insert a sentence at a sentence boundary of the reasoning (before the last one); its offsets and
-    position ("first": before every sentence, "last": just before the conclusion, "middle": between)."""
+POSITIONS = ("first", "middle", "before_conclusion")
+LEVELS = ("sentence", "clause")
+PLANT_MODALITIES = ("video", "audio")
+
+
+def think_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of the `<think>` body (each with its final punctuation)."""
+    import re
+
     span = think_span(text)
     if span is None:
+        return []
+    out, i = [], span[0]
+    body = text[span[0]:span[1]]
+    for m in re.finditer(r"[^.!?]+[.!?]+", body):
+        a = span[0] + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        out.append((a, span[0] + m.end()))
+    return out
+
+
+def plant_unit(text: str, unit: str, position: str, level: str) -> tuple[str, tuple[int, int]] | None:
+    """Insert a cue unit into a completion's reasoning; the new text and the unit's span in it, or None when
+    the reasoning has too few sentences for that position.
+
+    sentence level: `unit` is a sentence put at a boundary: before every sentence ("first"), just before the
+    conclusion ("before_conclusion") or between two non-conclusion sentences ("middle").
+    clause level: `unit` is a lower-case clause joined with ", and" into the first, a middle or the last
+    non-conclusion sentence, before its final period. The conclusion is the last sentence."""
+    sents = think_sentences(text)
+    k = len(sents) - 1  # non-conclusion sentences
+    if k < 1:
         return None
-    claims = extract_claims(text)  # evidence units; plant only between whole sentences
-    ends = sorted({c.sentence_end for c in claims})
-    cuts = [span[0]] + ends[:-1] if ends else [span[0]]
-    k = rng.randrange(len(cuts))
-    at = cuts[k]
-    lead = "" if at == span[0] else " "
-    tail = " " if at == span[0] else ""
-    new = text[:at] + lead + sentence + tail + text[at:]
-    start = at + len(lead)
-    position = "first" if k == 0 else "last" if k == len(cuts) - 1 else "middle"
-    return new, (start, start + len(sentence)), position
+    if level == "sentence":
+        if position == "middle" and k < 2:
+            return None
+        j = {"first": 0, "before_conclusion": k, "middle": (k + 1) // 2 if k >= 2 else None}[position]
+        at = sents[j][0]
+        new = text[:at] + unit + " " + text[at:]
+        return new, (at, at + len(unit))
+    if position == "middle" and k < 3:
+        return None
+    j = {"first": 0, "before_conclusion": k - 1, "middle": k // 2 if k >= 3 else None}[position]
+    end = sents[j][1] - 1  # before the sentence's final period
+    glue = ", and "
+    new = text[:end] + glue + unit + text[end:]
+    return new, (end + len(glue), end + len(glue) + len(unit))
+
+
+def plan_plants(rows, texts, seed: int) -> list[dict]:
+    """For each clip (in order) a planting plan: one FALSE and one TRUE cue unit in held-out phrasings
+    (`r1omni.synthetic.grammar`, never trained on), same modality / position / level, the combination the
+    least used so far that fits the clip's reasoning (balanced over clips). Deterministic in `seed`."""
+    from r1omni.synthetic.reasoning import cue_clause, modality_labels
+
+    rng = np.random.default_rng([seed, 0xF1A6])
+    combos = [(m, p, lv) for m in PLANT_MODALITIES for p in POSITIONS for lv in LEVELS]
+    used = {c: 0 for c in combos}
+    plans = []
+    for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        order = sorted(combos, key=lambda c: (used[c], (combos.index(c) - i) % len(combos)))
+        for m, pos, lv in order:
+            actual = modality_labels(row)[m]
+            wrong = [lab for lab in LABELS if lab != actual]
+            false_emo = wrong[int(rng.integers(len(wrong)))]
+            units = {}
+            for truth, emo in (("true", actual), ("false", false_emo)):
+                clause = cue_clause(m, emo, rng, "heldout")
+                unit = clause if lv == "clause" else clause[:1].upper() + clause[1:] + "."
+                units[truth] = (unit, emo)
+            planted = {t: plant_unit(text, u, pos, lv) for t, (u, _) in units.items()}
+            if all(planted.values()):
+                used[(m, pos, lv)] += 1
+                for t, (u, emo) in units.items():
+                    new, span = planted[t]
+                    plans.append({"clip": i, "modality": m, "position": pos, "level": lv, "truth": t,
+                                  "emotion": emo, "actual": actual, "unit": u, "text": new, "span": span})
+                break
+    return plans
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+LABELS = ("happy", "surprise", "neutral", "angry", "disgust", "sad", "fear")
 
 
 def planted_flags(pipe, rows, exps, args) -> dict:
-    from r1omni.synthetic import check_claims, false_claim
+    """Flag precision / recall on planted held-out cue units: positives = planted FALSE units (the unit is
+    flagged when a claim overlapping its span carries a flag), negatives = planted TRUE units; also the
+    model's own cue claims that are true for the clip (`own_true`, reported apart). Per modality, position
+    and level."""
+    from r1omni.synthetic import check_claims
 
-    rng, nrng = random.Random(args.seed + 1), np.random.default_rng(args.seed + 1)
-    clips, texts, spans, kept, planted_meta = [], [], [], [], []
-    for row, e in zip(rows, exps, strict=True):
-        if not hasattr(e, "modality"):
-            continue
-        modality = row["cue_modality"] if row["cue_modality"] in ("video", "audio") else rng.choice(
-            ["video", "audio"])
-        planted = plant(e.prediction["text"], false_claim(row, modality, nrng), rng)
-        if planted is None:
-            continue
-        clips.append(row["path"])
-        texts.append(planted[0])
-        spans.append(planted[1])
-        kept.append(row)
-        planted_meta.append({"modality": modality, "position": planted[2]})
-    results = explain(pipe, clips, mode="fast", completions=texts, batch_size=args.batch_size,
+    texts = [e.prediction["text"] for e in exps]
+    ok = [i for i, e in enumerate(exps) if hasattr(e, "prediction") and think_span(e.prediction.get("text", ""))]
+    plans = plan_plants([rows[i] for i in ok], [texts[i] for i in ok], args.seed)
+    for p in plans:
+        p["clip"] = ok[p["clip"]]
+    results = explain(pipe, [rows[p["clip"]]["path"] for p in plans], mode="fast",
+                      completions=[p["text"] for p in plans], batch_size=args.batch_size,
                       forward_batch_size=args.forward_batch_size)
-    pos, neg, by_flag, dump = [], [], {}, []
     groups: dict[str, tuple[list, list]] = {}
-    for row, res, span, meta in zip(kept, results, spans, planted_meta, strict=True):
-        for c in res.claims:
-            flagged = bool(c["flags"])
-            cites = [m for m in c["cites"] if m in ("video", "audio")]
-            if (c["start"], c["end"]) == span:
-                pos.append(flagged)
-                for key in (f"modality={meta['modality']}", f"position={meta['position']}"):
-                    groups.setdefault(key, ([], []))[0].append(flagged)
-                for f in c["flags"]:
-                    by_flag[f] = by_flag.get(f, 0) + 1
-                dump.append(c | {"planted": True, "cue_modality": row["cue_modality"]} | meta)
-            else:
-                n_true, n_total = check_claims(c["text"], row)
+    pos, neg, own, by_flag, dump = [], [], [], {}, []
+    for p, res in zip(plans, results, strict=True):
+        claims = getattr(res, "claims", None) or []
+        hit = [c for c in claims if _overlaps((c["start"], c["end"]), tuple(p["span"]))]
+        flags = sorted({f for c in hit for f in c["flags"]})
+        flagged = bool(flags)
+        bucket = 0 if p["truth"] == "false" else 1
+        (pos if bucket == 0 else neg).append(flagged)
+        for key in (f"modality={p['modality']}", f"position={p['position']}", f"level={p['level']}",
+                    f"{p['modality']}/{p['position']}/{p['level']}"):
+            groups.setdefault(key, ([], []))[bucket].append(flagged)
+        if bucket == 0:
+            for f in flags:
+                by_flag[f] = by_flag.get(f, 0) + 1
+        if p["truth"] == "true":  # the model's own true cue claims, once per clip
+            for c in claims:
+                if _overlaps((c["start"], c["end"]), tuple(p["span"])):
+                    continue
+                n_true, n_total = check_claims(c["text"], rows[p["clip"]])
                 if n_total and n_true == n_total:
-                    neg.append(flagged)
-                    for m in cites:
-                        groups.setdefault(f"modality={m}", ([], []))[1].append(flagged)
-                    dump.append(c | {"planted": False, "cue_modality": row["cue_modality"]})
+                    own.append(bool(c["flags"]))
+        dump.append({k: p[k] for k in ("clip", "modality", "position", "level", "truth", "emotion", "actual",
+                                       "unit")} | {"flagged": flagged, "flags": flags,
+                                                   "cue_modality": rows[p["clip"]]["cue_modality"],
+                                                   "label": rows[p["clip"]]["label"]})
     if getattr(args, "dump_claims", None):
         Path(args.dump_claims).write_text(json.dumps(dump, indent=1) + "\n")
-    per = {k: fm.precision_recall(p, n) for k, (p, n) in sorted(groups.items()) if k.startswith("modality=")}
-    for k, (p, _) in sorted(groups.items()):  # a position splits only the planted claims: recall alone
-        if k.startswith("position="):
-            per[k] = {"recall": _rate(p), "tp": sum(p), "fn": len(p) - sum(p)}
-    return fm.precision_recall(pos, neg) | {"planted_flagged_by": by_flag, "flags_by_group": per}
+    per = {k: fm.precision_recall(a, b) for k, (a, b) in sorted(groups.items())}
+    with_own = fm.precision_recall(pos, neg + own)
+    return fm.precision_recall(pos, neg) | {
+        "planted_flagged_by": by_flag, "flags_by_group": per,
+        "own_true_claims": {"n": len(own), "flagged": sum(own)},
+        "with_own_true_claims": {k: with_own[k] for k in ("precision", "recall", "fp", "tn")},
+        "planted": dump,
+    }
+
+
+def write_claim_flags(path: Path, args, pipe, results: dict, argv: str) -> None:
+    """Merge one run into the claim-flag report: report[tag]["runs"][seed] (planted units, results)."""
+    import subprocess
+
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    if "results" in report and "before" not in report:  # the layout of the closed-world bank runs
+        report = {"closed_world_bank_runs": report}
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    section = report.setdefault(args.tag, {"runs": {}})
+    section["runs"][str(args.seed)] = {
+        "command": "python bench/faithfulness.py " + argv, "checkpoint": str(args.checkpoint or "assets/demo-checkpoint"),
+        "model": pipe.display_name, "code": sha, "n_clips": args.n, "results": results}
+    path.write_text(json.dumps(report, indent=1) + "\n")
 
 
 class _Predicted:
@@ -339,6 +430,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
     p.add_argument("--dump-claims", default=None, help="write every judged claim (planted / true) as JSON here")
     p.add_argument("--flags-only", action="store_true", help="only the planted-claim flag metrics (tuning runs)")
+    p.add_argument("--claim-flags-out", default=None,
+                   help="with --flags-only: merge the results into this JSON (bench/results/claim_flags.json) "
+                        "under --tag and the seed")
+    p.add_argument("--clips-dir", default=None,
+                   help="keep the synthetic clips here (reused when its manifest exists) instead of a temp folder")
+    p.add_argument("--tag", default="after", help="section of --claim-flags-out (before / after)")
     p.add_argument("--cost-only", action="store_true",
                    help="only the cost of explain vs predict (both audio occlusions), written to --cost-out")
     p.add_argument("--cost-repeats", type=int, default=3, help="timed rounds of each command (median reported)")
@@ -347,13 +444,18 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pipe = load_pipeline(args)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = make_clips(Path(tmp), args.n, args.seed)
+        rows = make_clips(Path(args.clips_dir) if args.clips_dir else Path(tmp), args.n, args.seed)
         if args.flags_only:
             exps = pipe.predict([r["path"] for r in rows], batch_size=args.batch_size,
                                 max_new_tokens=args.max_new_tokens)
             exps = [_Predicted(p.to_dict()) if hasattr(p, "to_dict") and hasattr(p, "text") else p for p in exps]
             results = planted_flags(pipe, rows, exps, args)
-            logger.info(json.dumps(results, indent=2))
+            results["accuracy"] = _rate([getattr(e, "prediction", {}).get("label") == r["label"]
+                                         for e, r in zip(exps, rows, strict=True)])
+            if args.claim_flags_out:
+                write_claim_flags(Path(args.claim_flags_out), args, pipe, results,
+                                  " ".join(argv if argv is not None else sys.argv[1:]))
+            logger.info(json.dumps({k: v for k, v in results.items() if k != "planted"}, indent=2))
             return 0
         if args.cost_only:
             cost, _ = measure_cost(pipe, [r["path"] for r in rows], args,

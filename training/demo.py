@@ -1,22 +1,30 @@
-"""Build the demo checkpoint from scratch on CPU: `python -m training.demo --out assets/demo-checkpoint`.
+"""Build the demo checkpoint on CPU: `python -m training.demo --out assets/demo-checkpoint`.
 
 Stages (settings in training/recipes/demo.yaml, section `demo:`; every seed is fixed):
-  data      render synthetic clips in memory (r1omni.synthetic, no mp4): 8 sampled frames + log-mel each.
+  init      with `init_from` (a folder, or `git:REV:PATH` read from this repository's history): copy every
+            tensor of an earlier demo checkpoint that fits (towers, projectors, gate, LM layers) and transplant
+            its token embeddings into the new tokenizer's vocabulary; stage (a) is skipped. Without it the
+            model starts from random weights and stage (a) runs.
+  data      render synthetic clips in memory (r1omni.synthetic, no mp4): 8 sampled frames + log-mel each;
+            kept in RUN_DIR/cache so a rerun does not render them again.
   (a)       pretrain the vision tower + visual projector and the audio tower + audio projector with
             auxiliary 7-way heads (the label that modality shows; neutral when it has no cue), on the
             tower features (max-pooled) AND on the mean of each projector's output tokens, so the label
             is dense in the tokens the LM reads (a tiny LM does not learn to pick sparse video cues out
             by attention: shared/reference/demo-feasibility.md).
   (b)       freeze the towers, cache their outputs per clip, cold-start SFT of projectors + gate + LM on
-            truthful reasoning (`build_reasoning`); in two-cue clips one modality is dropped at random
-            (replaced by its mask baseline, grey frames / silence) and the target says it is neutral, so
-            the LM must read both. The projector aux heads stay on as a small regulariser.
+            truthful EMER-style reasoning (`r1omni.synthetic.build_reasoning`, training phrasings only); in
+            two-cue clips one modality is dropped at random (replaced by its mask baseline, grey frames /
+            silence) and the target says it is calm, so the LM must read both. The projector aux heads stay
+            on as a small regulariser.
   (c)       GRPO with OmniGRPOTrainer (accuracy + format + claims rewards), short.
   (d)       save with r1omni.checkpoint.save_checkpoint, evaluate SFT-only and SFT+GRPO on a fresh test
             set written as real mp4 files (seed never used in training) through r1omni.Pipeline, write
             the model card.
 
-The aux heads and the tower cache exist only during the build; the checkpoint has the R1-Omni layout.
+The LM tokenizer is trained on the grammar's TRAINING wording only (held-out phrasings still encode: the
+tokenizer is byte-level BPE). The aux heads and the tower cache exist only during the build; the checkpoint
+has the R1-Omni layout.
 """
 
 from __future__ import annotations
@@ -73,6 +81,9 @@ class DemoSettings:
     grpo_beta: float = 0.04
     grpo_max_completion_length: int = 72
     seed: int = 1234
+    lm_vocab_size: int = 1024
+    init_from: str = ""
+    projector_warmup_steps: int = 0
 
     @classmethod
     def from_recipe(cls, path: Path = RECIPE, **overrides: Any) -> DemoSettings:
@@ -432,8 +443,9 @@ def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, sys
     cfg = load_config(sft_dir)
     rng = np.random.default_rng([s.seed, 3])
     chosen = sorted(rng.choice(s.train_clips, min(s.grpo_clips, s.train_clips), replace=False).tolist())
-    all_specs = plan_specs(s.train_clips, s.train_seed)
-    store = render_store(len(chosen), s.train_seed, cfg, specs=[all_specs[i] for i in chosen])
+    full = store_cached(s.train_clips, s.train_seed, cfg, sft_dir.parent / "cache")
+    store = ClipStore([full.specs[i] for i in chosen], full.frames[chosen], full.mels[chosen])
+    del full
     logger.info("GRPO on %d training clips", len(chosen))
     records = []
     for i, spec in enumerate(store.specs):
@@ -467,14 +479,134 @@ def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, sys
 # the build
 
 
-def build_tokenizers_for_demo(question: str, system: str):
-    """LM + gate tokenizers over the reasoning phrase bank and the chat prompt."""
+def build_tokenizers_for_demo(question: str, system: str, vocab_size: int = 1024):
+    """LM + gate tokenizers over the reasoning grammar's TRAINING corpus and the chat prompt.
+
+    Held-out phrasings are left out of the LM tokenizer's corpus on purpose: byte-level BPE encodes any
+    text, so held-out wording still tokenizes (into pieces learnt from the training wording), but nothing
+    about it shapes the vocabulary the model is trained with."""
     from r1omni.prompts import build_prompt
     from r1omni.synthetic import corpus_lines
     from r1omni.tokenization import build_bert_tokenizer, build_lm_tokenizer
 
-    corpus = corpus_lines() + [build_prompt(question, system), question]
-    return build_lm_tokenizer(corpus, vocab_size=1024), build_bert_tokenizer([question], vocab_size=512)
+    corpus = corpus_lines("train") + [build_prompt(question, system), question]
+    return build_lm_tokenizer(corpus, vocab_size=vocab_size), build_bert_tokenizer([question], vocab_size=512)
+
+
+def resolve_init_from(spec: str, scratch: Path) -> Path:
+    """The folder of an earlier demo checkpoint: a path, or `git:REV:PATH` (the files of PATH at revision REV
+    of this repository, written under `scratch`; a fresh clone has them in its history)."""
+    import subprocess
+
+    if not spec.startswith("git:"):
+        return Path(spec)
+    _, rev, path = spec.split(":", 2)
+    repo = Path(__file__).resolve().parent.parent
+    names = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", rev, path], check=True,
+                           capture_output=True, text=True).stdout.split()
+    if not names:
+        raise FileNotFoundError(f"init_from {spec}: nothing at {path} in revision {rev}")
+    dest = scratch / f"init-{rev}"
+    for name in names:
+        out = dest / Path(name).relative_to(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{name}"], check=True,
+                                       capture_output=True).stdout)
+    return dest
+
+
+EMBEDDINGS = ("model.embed_tokens.weight", "lm_head.weight")
+
+
+@torch.no_grad()
+def init_from_checkpoint(model, tokenizer, source: Path) -> dict[str, int]:
+    """Start from an earlier demo checkpoint: every tensor whose name and shape fit is copied (towers,
+    projectors, gate, LM layers); the token embeddings (tied LM head) are transplanted through the
+    tokenizers: a token of the new vocabulary gets the mean old embedding of the old tokens its text
+    encodes to (its own row when the old vocabulary has the same token)."""
+    from safetensors.torch import load_file
+
+    from r1omni.checkpoint import load_tokenizers
+
+    state = {}
+    for f in sorted(Path(source).glob("*.safetensors")):
+        state.update(load_file(str(f)))
+    if not state:
+        raise FileNotFoundError(f"init_from: no safetensors in {source}")
+    own = model.state_dict()
+    fit = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k not in EMBEDDINGS}
+    model.load_state_dict(fit, strict=False)
+    old_tok = load_tokenizers(Path(source))[0]
+    old_emb = state["model.embed_tokens.weight"]
+    new_emb = model.get_input_embeddings().weight
+    old_vocab = old_tok.get_vocab()
+    same = pieces = 0
+    for token, i in tokenizer.get_vocab().items():
+        if token in old_vocab and old_vocab[token] < old_emb.shape[0]:
+            new_emb[i] = old_emb[old_vocab[token]]
+            same += 1
+            continue
+        ids = [j for j in old_tok.encode(tokenizer.convert_tokens_to_string([token]), add_special_tokens=False)
+               if j < old_emb.shape[0]]
+        if ids:
+            new_emb[i] = old_emb[ids].mean(0)
+            pieces += 1
+    if not model.config.tie_word_embeddings and "lm_head.weight" in own:
+        model.get_output_embeddings().weight.copy_(new_emb)
+    return {"tensors": len(fit), "of": len(own), "tokens_same": same, "tokens_from_pieces": pieces}
+
+
+def store_cached(n: int, seed: int, config, cache_dir: Path) -> ClipStore:
+    """`render_store(n, seed)`, kept on disk under `cache_dir` (specs as manifest rows, frames, log-mels), so a
+    rerun of the build does not render the clips again."""
+    from r1omni.synthetic.clips import ClipSpec
+
+    path = cache_dir / f"clips-{n}-{seed}-{config.num_frames}x{config.image_size}.npz"
+    if path.is_file():
+        data = np.load(path, allow_pickle=False)
+        specs = [ClipSpec.from_row(r) for r in json.loads(str(data["specs"]))]
+        return ClipStore(specs, data["frames"], torch.from_numpy(data["mels"]))
+    store = render_store(n, seed, config)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, frames=store.frames, mels=store.mels.numpy(),
+             specs=np.array(json.dumps([s.to_row() for s in store.specs])))
+    tmp.rename(path)
+    return store
+
+
+def warm_up_projectors(model, gate_tokenizer, heads: AuxHeads, store: ClipStore, cache, s: DemoSettings,
+                       question: str) -> None:
+    """Projectors (+ their aux heads) alone on cached tower outputs: per-frame and per-clip labels become
+    dense in the tokens the LM reads before SFT starts (stage (a) without the towers)."""
+    bb, cfg = model.model, model.config
+    vis, aud = cache
+    params = [*bb.mm_projector.parameters(), *bb.audio_projector.parameters(), *heads.video_tokens.parameters(),
+              *heads.audio_tokens.parameters()]
+    opt = torch.optim.AdamW(params, lr=s.pretrain_lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(30, s.projector_warmup_steps))
+    rng = np.random.default_rng([s.seed, 4])
+    v_all, a_all = store.frame_labels(), store.audio_labels()
+    t0, hist = time.time(), []
+    with cached_towers(bb), capture_outputs({"mm_projector": bb.mm_projector,
+                                             "audio_projector": bb.audio_projector}) as seen:
+        for step in range(1, s.projector_warmup_steps + 1):
+            idx = torch.from_numpy(rng.choice(len(store.specs), s.pretrain_batch, replace=False))
+            gate = bb.get_gate_probs(**gate_batch(gate_tokenizer, question, len(idx))).detach()
+            bb.get_video_features(vis[idx].float().unsqueeze(-1), gate)
+            bb.get_audio_features(pack_audio(aud[idx].float(), 128, cfg.audio_num_frames))
+            losses = aux_losses(bb, heads, seen, v_all[idx], a_all[idx], towers=False)
+            loss = sum(losses.values())
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            hist.append({k: v.item() for k, v in losses.items()})
+            if step % 50 == 0 or step == s.projector_warmup_steps:
+                avg = {k: np.mean([h[k] for h in hist[-50:]]) for k in hist[-1]}
+                logger.info("projector warm-up %d/%d %.0fs %s", step, s.projector_warmup_steps, time.time() - t0,
+                            " ".join(f"{k}={v:.3f}" for k, v in avg.items()))
 
 
 def write_test_set(out_dir: Path, n: int, seed: int) -> Path:
@@ -491,7 +623,7 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
     from r1omni.config import preset_config
     from r1omni.modeling import HumanOmniQwen2ForCausalLM
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
-    from training.evaluate import evaluate, write_model_card
+    from training.evaluate import evaluate
     from training.sft import save_output
 
     torch.set_num_threads(s.threads)
@@ -505,22 +637,38 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
         timings.update(prev["timings_s"])
         sft_loss = prev["sft_final_lm_loss"]
     else:
-        tokenizer, gate_tokenizer = build_tokenizers_for_demo(question, system)
+        tokenizer, gate_tokenizer = build_tokenizers_for_demo(question, system, s.lm_vocab_size)
+        init = resolve_init_from(s.init_from, run_dir) if s.init_from else None
+        if init is not None:  # the gate's tokenizer goes with its BERT encoder
+            from r1omni.checkpoint import load_tokenizers
+
+            gate_tokenizer = load_tokenizers(init)[1]
         config = preset_config(s.preset, vocab_size=len(tokenizer), bert_vocab_size=len(gate_tokenizer))
         config.pad_token_id, config.eos_token_id = tokenizer.pad_token_id, tokenizer.eos_token_id
         model = HumanOmniQwen2ForCausalLM(config)
-        logger.info("model: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
+        logger.info("model: %.2f M parameters, LM vocab %d", sum(p.numel() for p in model.parameters()) / 1e6,
+                    len(tokenizer))
+        if init is not None:
+            info = init_from_checkpoint(model, tokenizer, init)
+            logger.info("init from %s: %s (stage (a) skipped)", s.init_from, info)
 
-        store = render_store(s.train_clips, s.train_seed, config)
+        store = store_cached(s.train_clips, s.train_seed, config, run_dir / "cache")
         timings["data_s"] = time.time() - t
         logger.info("rendered %d training clips in %.0fs", s.train_clips, timings["data_s"])
 
         t = time.time()
-        heads = pretrain_towers(model, gate_tokenizer, store, s, question)
+        if init is not None:
+            heads = AuxHeads(model.config)
+            cache = cache_tower_outputs(model, store)
+            if s.projector_warmup_steps:
+                warm_up_projectors(model, gate_tokenizer, heads, store, cache, s, question)
+        else:
+            heads = pretrain_towers(model, gate_tokenizer, store, s, question)
+            cache = None
         timings["pretrain_s"] = time.time() - t
 
         t = time.time()
-        cache = cache_tower_outputs(model, store)
+        cache = cache if cache is not None else cache_tower_outputs(model, store)
         sft_hist = sft_stage(model, tokenizer, gate_tokenizer, heads, store, cache, s, question, system)
         timings["sft_s"] = time.time() - t
         save_output(model, tokenizer, gate_tokenizer, sft_dir)
@@ -542,34 +690,134 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
     shutil.copytree(grpo_dir, out, ignore=shutil.ignore_patterns("checkpoint-*", "runs", "metrics.csv",
                                                                  "training_args.bin"))
     summary = {"settings": asdict(s), "timings_s": timings, "results": results, "sft_final_lm_loss": sft_loss}
-    write_model_card(out, summary)
-    write_counterfactual_bank(out)
+    write_demo_card(out, summary)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.info("demo checkpoint written to %s: %s", out, json.dumps(results))
     return summary
 
 
-def write_counterfactual_bank(out: Path) -> None:
-    """The model's own phrasings per (modality, label): the alternatives of contrastive claim support."""
-    from r1omni.explain.contrast import BANK_FILE, bank_to_json
-    from r1omni.synthetic import PHRASES
+def _reasoning_quality() -> str:
+    """The card's paragraph on reasoning quality, from bench/results/demo_reasoning.json when it is there."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "results" / "demo_reasoning.json"
+    if not path.is_file():
+        return ""
+    rep = json.loads(path.read_text())
+    if "after" not in rep:
+        return ""
+    r, n = rep["after"]["rates"], rep["after"]["counts"]["n"]
+    before = rep.get("before", {}).get("rates")
+    line = (f"## Reasoning quality\n`bench/demo_reasoning.py` on {n} of the test clips (greedy): "
+            f"{r['completions_repeating_a_phrasing']:.0%} of completions repeat a cue phrasing, "
+            f"{r['repeated_sentence_share']:.0%} of sentences repeat an earlier one, "
+            f"{r['cued_clips_citing_their_cue']:.0%} of clips with a cue cite that cue, claim truthfulness "
+            f"{r['claim_truthfulness']:.3f}")
+    if before:
+        line += (f" (the earlier bank-trained checkpoint: {before['completions_repeating_a_phrasing']:.0%}, "
+                 f"{before['repeated_sentence_share']:.0%}, {before['cued_clips_citing_their_cue']:.0%}, "
+                 f"{before['claim_truthfulness']:.3f})")
+    return line + (". The answers are right, but the short SFT leaves the free-form reasoning repetitive and "
+                   "often garbled (clauses of different sentences run together); it needs more SFT steps.\n")
 
-    (out / BANK_FILE).write_text(bank_to_json(PHRASES))
+
+def write_demo_card(out: Path, summary: dict[str, Any]) -> Path:
+    """README.md of the demo checkpoint: what it is, how it was made, what it can and cannot do."""
+    from r1omni.synthetic import grammar as g
+    from training.evaluate import results_table
+
+    s, t, res = summary["settings"], summary["timings_s"], summary["results"]
+    n_test = next(iter(res.values()))["n"]
+    size_mb = sum(p.stat().st_size for p in out.glob("*.safetensors")) / 1e6
+    n_phr = {k: len(g.phrasings(k, "all")) for k in g.CORES}
+    n_held = {k: len(g.phrasings(k, "heldout")) for k in g.CORES}
+    if s.get("init_from"):
+        start = (f"from the earlier demo checkpoint `{s['init_from']}` (trained on a ~70-sentence bank): its "
+                 "towers, projectors, gate and LM layers are copied and its token embeddings transplanted into "
+                 "the new vocabulary (each new token starts as the mean of the old tokens its text encodes to); "
+                 "stage (a), tower pretraining, is not rerun")
+    else:
+        start = f"from scratch; towers + projectors pretrained with auxiliary heads ({s['pretrain_steps']} steps)"
+    text = f"""# R1-Omni Explain demo model (synthetic training data)
+
+A tiny model with the **R1-Omni / HumanOmni module tree and code path** (SigLIP-style vision tower,
+all_in_one_small projector with the BERT instruction gate, Whisper-style audio tower + MLP projector,
+Qwen2 LM), at toy sizes, with its own small tokenizers. It exists so a fresh install has something honest
+to run and explain. **It is not R1-Omni and knows nothing about real people or real emotions.**
+
+## How it was made
+`python -m training.demo --out assets/demo-checkpoint` (settings: `training/recipes/demo.yaml`), on a
+shared 2-core CPU, {sum(t.values()) / 60:.0f} minutes, {start}:
+1. {s['train_clips']} synthetic cue-controlled clips (`r1omni.synthetic`, seed {s['train_seed']}): a drawn face
+   and a synthetic voice; the emotion shows only inside a cue window and only in the cue modality
+   (video, audio or both); 7 DFEW labels.
+2. Cold-start SFT of projectors + gate + LM ({s['sft_steps']} steps of {s['sft_batch']}, lr {s['sft_lr']}) on
+   truthful EMER-style `<think>` reasoning written by the grammar of `r1omni.synthetic` (below); in two-cue
+   clips one modality is masked at random and the reasoning says it is calm.
+3. GRPO with `training.trainer.OmniGRPOTrainer` on TRL (accuracy + format + claims rewards,
+   {s['grpo_steps']} steps, G={s['grpo_generations']}, beta={s['grpo_beta']}, lr={s['grpo_lr']}).
+
+Weights: {size_mb:.1f} MB safetensors (float32). No `counterfactuals.json`: claims are contrasted with
+rewrites of themselves (`r1omni.explain.rewrite`), as for any checkpoint.
+
+## The reasoning it was trained on
+Free-form sentences in the register of the EMER / R1-Omni cold-start explanations: a scene remark that is
+true of every synthetic clip ("The background is a smooth color gradient."), a remark on what is said
+("The speaker says a short phrase."), one to three cue clauses per sentence, of one or both modalities,
+hedges ("..., which may suggest irritation"), concessions ("Although the voice stays calm and even, ..."),
+and a conclusion with synonyms, sometimes naming several emotions ("Thus the person feels sorrow, perhaps
+with some disappointment.", "The clearest reading is anger rather than disgust.").
+- {min(n_phr.values())} cue phrasings per (modality, emotion) (15 core wordings x 3 owner words), written for
+  what the clips really draw and voice (`r1omni/synthetic/grammar.py`).
+- **Held out:** a fixed, seeded fifth ({min(n_held.values())} per (modality, emotion): whole core wordings, seed
+  `HOLDOUT_SEED` = {g.HOLDOUT_SEED}) and a fifth of every other template list. The model never saw them;
+  `bench/faithfulness.py` plants them to test claim flags on wording the model did not learn.
+- The LM tokenizer (byte-level BPE, {s['lm_vocab_size']} asked, it saturates lower) is trained on the training
+  wording only: held-out words still encode (byte-level BPE encodes anything) but shaped nothing.
+- Every unit the grammar writes is recorded with its truth (modality, emotion, character span);
+  `r1omni.synthetic.find_cues` / `check_claims` read the same inventory back from any text.
+
+## Evaluation
+{n_test} fresh synthetic clips (seed {s['test_seed']}, never used in training; written as mp4 and decoded
+by the normal pipeline; all three cue modalities), greedy decoding:
+
+{results_table(res)}
+
+Claim truthfulness = share of cue claims in `<think>` that are true for the clip (what the face / voice
+actually showed), checked by `r1omni.synthetic.check_claims`.
+
+{_reasoning_quality()}
+## What it can do
+- Answer with `<think>…</think><answer>label</answer>` on clips like its training data: one drawn face,
+  one synthetic voice, an emotion cue in the face, the voice or both.
+- Give free-form reasoning that cites the modalities, so the explanation and audit tools have real signal.
+
+## What it cannot do
+- Recognise emotions in real videos: it has never seen a real face or voice. Expect arbitrary answers.
+- Understand language: its vocabulary is the synthetic reasoning grammar and the fixed question.
+- Anything beyond the 7 DFEW labels.
+"""
+    path = out / "README.md"
+    path.write_text(text)
+    return path
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from training.sft import setup_logging
 
-    p = argparse.ArgumentParser(description="Build the demo checkpoint from scratch (CPU, about 30 minutes).")
+    p = argparse.ArgumentParser(description="Build the demo checkpoint (CPU; training/recipes/demo.yaml).")
     p.add_argument("--out", type=Path, default=Path("assets/demo-checkpoint"), help="checkpoint folder to write")
     p.add_argument("--run-dir", type=Path, default=Path("runs/demo"), help="intermediate checkpoints, logs, test set")
     p.add_argument("--recipe", type=Path, default=RECIPE, help="YAML with a `demo:` section")
     p.add_argument("--from-sft", action="store_true", help="reuse RUN_DIR/sft and redo only GRPO + evaluation")
+    p.add_argument("--card-only", action="store_true", help="rewrite OUT/README.md from RUN_DIR/summary.json")
     for f in fields(DemoSettings):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None, dest=f.name)
     a = p.parse_args(argv)
     setup_logging()
     settings = DemoSettings.from_recipe(a.recipe, **{f.name: getattr(a, f.name) for f in fields(DemoSettings)})
+    if a.card_only:
+        summary = json.loads((a.run_dir / "summary.json").read_text())
+        write_demo_card(a.out, summary)
+        return summary
     a.run_dir.mkdir(parents=True, exist_ok=True)
     return build(a.out, a.run_dir, settings, from_sft=a.from_sft)
 

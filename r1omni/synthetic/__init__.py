@@ -2,7 +2,8 @@
 
 A clip shows its label only inside one cue window and only in its cue modality (video, audio or both);
 the manifest records the window and the true drawn/voiced attributes, so every reasoning claim can be
-checked against what is actually in the clip (`check_claims`).
+checked against what is actually in the clip (`check_claims`). Reasoning texts come from an EMER-style
+grammar (`compose`, phrasings in `r1omni.synthetic.grammar`, a fixed fifth held out of training).
 """
 
 from r1omni.synthetic.clips import (
@@ -28,13 +29,20 @@ from r1omni.synthetic.reasoning import (
     CONCLUSIONS,
     PHRASES,
     VISUAL_WORDS,
+    Reasoning,
+    Unit,
     build_reasoning,
     check_claims,
     claim_facts,
+    compose,
     corpus_lines,
+    cue_clause,
+    cue_sentence,
     false_claim,
+    find_cues,
     modality_labels,
     split_sentences,
+    true_claim,
     vocabulary,
 )
 from r1omni.synthetic.voice import NEUTRAL_VOICE, SAMPLE_RATE, VOICE_ATTRS, VOICE_TARGETS
@@ -55,6 +63,8 @@ __all__ = [
     "NEUTRAL_FACE",
     "NEUTRAL_VOICE",
     "PHRASES",
+    "Reasoning",
+    "Unit",
     "SAMPLE_RATE",
     "VISUAL_WORDS",
     "VOICE_ATTRS",
@@ -65,6 +75,10 @@ __all__ = [
     "build_reasoning",
     "check_claims",
     "claim_facts",
+    "compose",
+    "cue_clause",
+    "cue_sentence",
+    "find_cues",
     "corpus_lines",
     "false_claim",
     "generate_clips",
@@ -73,6 +87,7 @@ __all__ = [
     "render_clip",
     "sample_spec",
     "split_sentences",
+    "true_claim",
     "vocabulary",
     "write_clip",
     "write_mp4",
