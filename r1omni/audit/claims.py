@@ -205,6 +205,11 @@ _CUES: list[tuple[str, str, str, bool | None]] = [
      "video", "movement", False),
 ]
 _CUE_PATTERNS = [(re.compile(p, re.IGNORECASE), m, c, s) for p, m, c, s in _CUES]
+_VOICE_NOUNS = ("voice", "tone", "pitch", "pace")  # cue categories naming the voice itself
+_BODY_PARTS = ("brow", "mouth", "eyes", "gaze", "tears", "head", "face", "posture")
+_LIMB = re.compile(r"(?:hands?|fingers?|palms?|fists?|arms?|legs?|feet|foot)", re.IGNORECASE)
+_SPEECH_NOUN = re.compile(r"speech|delivery|utterances?", re.IGNORECASE)
+_NEW_ACTOR = re.compile(r"\b(?:he|she|they|who|i|we|you)\b", re.IGNORECASE)  # a new actor: a real action
 # Phrases whose words look like cues but are none ("in the face of the loss", "at one point").
 _NOT_CUES = re.compile(r"\bin the face of\b|\bon the other hand\b|\bat (?:one|some|this|that) point\b|"
                        r"\bface to face\b(?=.*\bface\b)|\bbehind (?:his|her|their|my|your) back\b|"
@@ -399,6 +404,15 @@ def _cues(masked: str, has_quote: bool) -> list[_Cue]:
             continue
         found.append(_Cue(at, to, "video", "movement", pronoun))  # "he scrolls": as strong as a body word
         taken.append((at, to))
+    # an action word said OF the voice ("the tone is hard and biting", "the speech has a cheerful bounce",
+    # "the voice holds steady") is a figure of speech, not something the camera shows: a gesture or movement
+    # word after a voice noun of the clause, with no body part or face word in it, is dropped
+    voice_at = min((c.pos for c in found if c.modality == "audio" and c.strong and (
+        c.category in _VOICE_NOUNS or _SPEECH_NOUN.fullmatch(masked[c.pos:c.end]))), default=None)
+    if voice_at is not None and not any(c.modality == "video" and (c.category in _BODY_PARTS or _LIMB.fullmatch(
+            masked[c.pos:c.end])) for c in found):
+        found = [c for c in found if not (c.modality == "video" and c.category in ("gesture", "movement")
+                                          and c.pos > voice_at and not _NEW_ACTOR.search(masked, voice_at, c.pos))]
     if has_quote:
         q = masked.find('"') if '"' in masked else masked.find("“")
         found.append(_Cue(q, q + 1, "audio", "speech content", True))

@@ -280,3 +280,16 @@ def test_units_cover_any_text_exactly_once():
             assert u.sentence_start <= u.start < u.end <= u.sentence_end
         assert all(p.end <= q.start for p, q in zip(units, units[1:]))
         assert "".join("".join(u.text for u in units).split()) == "".join(text[a:b].split())
+
+
+@pytest.mark.parametrize("sentence, cites", [
+    ("The tone is hard and biting.", ("audio",)),            # an action word said of the voice: a figure
+    ("Her speech has a lively bounce to it.", ("audio",)),
+    ("The voice holds steady.", ("audio",)),
+    ("Her voice is soft as she holds the cup.", ("video", "audio")),  # a new actor: a real action
+    ("He speaks while waving his hands.", ("video", "audio")),       # a limb: the camera shows it
+    ("His tone is biting and he slams the door.", ("video", "audio")),
+    ("The hiker slowly raised both hands and backed away.", ("video",)),  # "slowly" names no voice
+])
+def test_action_words_said_of_the_voice_are_figures_of_speech(sentence, cites):
+    assert tag_modalities(sentence) == cites
