@@ -338,7 +338,9 @@ def planted_flags(pipe, rows, exps, args) -> dict:
         dump.append({k: p[k] for k in ("clip", "modality", "position", "level", "truth", "emotion", "actual",
                                        "unit")} | {"flagged": flagged, "flags": flags,
                                                    "cue_modality": rows[p["clip"]]["cue_modality"],
-                                                   "label": rows[p["clip"]]["label"]})
+                                                   "label": rows[p["clip"]]["label"],
+                                                   "claims": [{"text": c["text"], "flags": c["flags"],
+                                                               "support": c.get("support")} for c in hit]})
     if getattr(args, "dump_claims", None):
         Path(args.dump_claims).write_text(json.dumps(dump, indent=1) + "\n")
     per = {k: fm.precision_recall(a, b) for k, (a, b) in sorted(groups.items())}
