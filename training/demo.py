@@ -83,7 +83,11 @@ class DemoSettings:
     seed: int = 1234
     lm_vocab_size: int = 1024
     init_from: str = ""
+    init_from_note: str = ""  # what the init_from checkpoint was (the model card says it)
     projector_warmup_steps: int = 0
+    # decoding setting written into the checkpoint's generation_config.json (0: none); the evaluation and
+    # every user of the checkpoint decode with it (transformers reads it), so the card's numbers include it
+    no_repeat_ngram_size: int = 0
 
     @classmethod
     def from_recipe(cls, path: Path = RECIPE, **overrides: Any) -> DemoSettings:
@@ -680,6 +684,8 @@ def build(out: Path, run_dir: Path, s: DemoSettings, from_sft: bool = False) -> 
     grpo_dir = grpo_stage(sft_dir, run_dir / "grpo", s, question, system)
     timings["grpo_s"] = time.time() - t
 
+    for folder in (sft_dir, grpo_dir):
+        set_generation_config(folder, no_repeat_ngram_size=s.no_repeat_ngram_size)
     t = time.time()
     manifest = write_test_set(run_dir / "test", s.test_clips, s.test_seed)
     results = {"SFT only": evaluate(sft_dir, manifest), "SFT + GRPO": evaluate(grpo_dir, manifest)}
@@ -715,8 +721,25 @@ def _reasoning_quality() -> str:
         line += (f" (the earlier bank-trained checkpoint: {before['completions_repeating_a_phrasing']:.0%}, "
                  f"{before['repeated_sentence_share']:.0%}, {before['cued_clips_citing_their_cue']:.0%}, "
                  f"{before['claim_truthfulness']:.3f})")
-    return line + (". The answers are right, but the short SFT leaves the free-form reasoning repetitive and "
-                   "often garbled (clauses of different sentences run together); it needs more SFT steps.\n")
+    plain = rep.get("after_without_ngram_blocking", {}).get("rates")
+    if plain:
+        line += (f". Without the checkpoint's n-gram blocking, greedy decoding repeats a clause it has just "
+                 f"written in {plain['completions_repeating_a_phrasing']:.0%} of completions (\"the voice booms, "
+                 "and the voice booms\"); with it some clauses come out clipped or loosely joined (\"the person "
+                 "talks briefly\"). The cue claims stay mostly true")
+    return line + ".\n"
+
+
+def set_generation_config(folder: Path, **settings: int) -> None:
+    """Write decoding settings into `folder/generation_config.json` (a value of 0 removes the key)."""
+    path = folder / "generation_config.json"
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    for key, value in settings.items():
+        if value:
+            config[key] = value
+        else:
+            config.pop(key, None)
+    path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def write_demo_card(out: Path, summary: dict[str, Any]) -> Path:
@@ -730,12 +753,17 @@ def write_demo_card(out: Path, summary: dict[str, Any]) -> Path:
     n_phr = {k: len(g.phrasings(k, "all")) for k in g.CORES}
     n_held = {k: len(g.phrasings(k, "heldout")) for k in g.CORES}
     if s.get("init_from"):
-        start = (f"from the earlier demo checkpoint `{s['init_from']}` (trained on a ~70-sentence bank): its "
+        note = s.get("init_from_note") or "an earlier demo checkpoint"
+        start = (f"from the earlier demo checkpoint `{s['init_from']}` ({note}): its "
                  "towers, projectors, gate and LM layers are copied and its token embeddings transplanted into "
                  "the new vocabulary (each new token starts as the mean of the old tokens its text encodes to); "
                  "stage (a), tower pretraining, is not rerun")
     else:
         start = f"from scratch; towers + projectors pretrained with auxiliary heads ({s['pretrain_steps']} steps)"
+    decoding = "greedy decoding"
+    if s.get("no_repeat_ngram_size"):
+        decoding += (f" with `no_repeat_ngram_size` {s['no_repeat_ngram_size']} (set in the checkpoint's "
+                     "`generation_config.json`, so every user of the checkpoint decodes the same way)")
     text = f"""# R1-Omni Explain demo model (synthetic training data)
 
 A tiny model with the **R1-Omni / HumanOmni module tree and code path** (SigLIP-style vision tower,
@@ -777,7 +805,7 @@ with some disappointment.", "The clearest reading is anger rather than disgust."
 
 ## Evaluation
 {n_test} fresh synthetic clips (seed {s['test_seed']}, never used in training; written as mp4 and decoded
-by the normal pipeline; all three cue modalities), greedy decoding:
+by the normal pipeline; all three cue modalities), {decoding}:
 
 {results_table(res)}
 
