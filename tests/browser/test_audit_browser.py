@@ -96,10 +96,12 @@ def open_item(page, pid: str):
     expect(page.locator("#audit-item")).to_contain_text(pid)
 
 
-def seeded_pid(db, claims: int = 3) -> str:
-    """A seeded item with `claims` claims (the demo's reasonings have 3 or 4)."""
+def seeded_pid(db, at_least: int = 3) -> tuple[str, int]:
+    """A seeded item with at least `at_least` claims (the fewest such), and its number of claims."""
     with AuditStore(db) as s:
-        return next(p for p in s.prediction_ids() if len(s.item(p)["claims"]) == claims)
+        counts = {p: len(s.item(p)["claims"]) for p in s.prediction_ids()}
+    pid = min((p for p, n in counts.items() if n >= at_least), key=lambda p: (counts[p], p))
+    return pid, counts[pid]
 
 
 def no_error_badges(page):
@@ -109,26 +111,28 @@ def no_error_badges(page):
 
 
 def test_blind_annotation_keys_anywhere_numbering_and_overall_verdict_after_reload(browser, audit_app):
-    pid = seeded_pid(audit_app.settings.db)
+    pid, k = seeded_pid(audit_app.settings.db)
     ctx_a, alice = login(browser, audit_app.url, "alice")
     ctx_b, bob = login(browser, audit_app.url, "bob")
 
     open_item(alice, pid)
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 1 of 3")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim 1 of {k}")
     alice.locator("#audit-item").click()  # focus outside any text field
     alice.keyboard.press("s")
     expect(alice.locator("#audit-status")).to_contain_text("saved: claim 1 supported")
     # after clicking a claim chip (focus on its radio) the keys still work
     alice.locator("#audit-claim label").nth(2).click()
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 3 of 3")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim 3 of {k}")
     alice.keyboard.press("h")
     expect(alice.locator("#audit-status")).to_contain_text("saved: claim 3 hallucinated")
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 2 of 3")  # the open one
+    nxt = 4 if k > 3 else 2  # the next claim alice has not judged, after claim 3 (wrapping)
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim {nxt} of {k}")  # the open one
     alice.keyboard.press("p")  # previous claim
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 1 of 3")
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("your verdict: supported")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim {nxt - 1} of {k}")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(
+        "your verdict: " + ("supported" if nxt == 2 else "hallucinated"))
     alice.keyboard.press("n")  # next claim
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 2 of 3")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim {nxt} of {k}")
     alice.locator("#audit-clip-verdict").get_by_text("hallucinated").click()
     alice.locator("#audit-clip-note textarea").fill("claim 3 names the wrong cue")
     alice.locator("#audit-clip-save").click()
@@ -137,14 +141,14 @@ def test_blind_annotation_keys_anywhere_numbering_and_overall_verdict_after_relo
     # bob does not see alice's verdict before saving his own, and sees it after
     open_item(bob, pid)
     detail = bob.locator("#audit-claim-detail")
-    expect(detail).to_contain_text("Claim 1 of 3")
+    expect(detail).to_contain_text(f"Claim 1 of {k}")
     expect(detail).to_contain_text("shown once you saved yours")
     expect(detail).not_to_contain_text("alice")
     bob.locator("#audit-claim label").first.click()
     bob.keyboard.press("h")
     expect(bob.locator("#audit-status")).to_contain_text("saved: claim 1 hallucinated")
     bob.keyboard.press("p")
-    expect(detail).to_contain_text("Claim 1 of 3")
+    expect(detail).to_contain_text(f"Claim 1 of {k}")
     expect(detail).to_contain_text("others: alice: supported")
     # the disagreement table numbers the claim as every other view does
     table = bob.locator("#audit-disagreements")
@@ -172,12 +176,12 @@ def test_blind_annotation_keys_anywhere_numbering_and_overall_verdict_after_relo
 
 
 def test_a_refused_write_is_one_message_and_categories_are_saved_only_when_meant(browser, audit_app):
-    pid = seeded_pid(audit_app.settings.db)
+    pid, k = seeded_pid(audit_app.settings.db)
     with AuditStore(audit_app.settings.db) as s:
         flagged = s.add_explanation(sample_explain(), clip="flagged.mp4")  # claim 2 is flagged ("other")
     ctx, alice = login(browser, audit_app.url, "alice")
     open_item(alice, pid)
-    expect(alice.locator("#audit-claim-detail")).to_contain_text("Claim 1 of 3")
+    expect(alice.locator("#audit-claim-detail")).to_contain_text(f"Claim 1 of {k}")
     with AuditStore(audit_app.settings.db) as s:
         s.set_self_consistency(pid, 0, 0.4)  # new evidence: the item alice has open is stale now
     alice.locator("#audit-supported").click()
@@ -206,7 +210,7 @@ def test_a_refused_write_is_one_message_and_categories_are_saved_only_when_meant
 
 
 def test_only_adjudicators_decide_never_their_own_claim_and_replacing_asks_first(browser, audit_app):
-    pid = seeded_pid(audit_app.settings.db)
+    pid, k = seeded_pid(audit_app.settings.db)
     with AuditStore(audit_app.settings.db) as s:
         s.put_verdict(pid, 0, "alice", "supported", authenticated=True)
         s.put_verdict(pid, 0, "bob", "hallucinated", authenticated=True)

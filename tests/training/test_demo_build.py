@@ -20,7 +20,8 @@ from training.demo import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-OLD = "a5423a0"  # the demo checkpoint trained on the ~70-sentence bank (recipe init_from)
+OLD = "a5423a0"  # the demo checkpoint trained on the ~70-sentence bank (another vocabulary: transplant tests)
+INIT = "2b35da7"  # the first free-form build, the recipe's init_from
 
 
 def _has_revision(rev: str) -> bool:
@@ -28,9 +29,11 @@ def _has_revision(rev: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_recipe_settings_load_and_name_the_old_checkpoint() -> None:
+def test_recipe_settings_load_and_name_the_init_checkpoint() -> None:
     s = DemoSettings.from_recipe()
-    assert s.init_from == f"git:{OLD}:assets/demo-checkpoint"
+    assert s.init_from == f"git:{INIT}:assets/demo-checkpoint"
+    assert OLD in s.init_from_note  # the card says where the chain started
+    assert s.no_repeat_ngram_size == 4
     assert s.lm_vocab_size >= 1024 and s.sft_steps > 0
 
 
