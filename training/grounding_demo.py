@@ -129,9 +129,10 @@ def hallucinating_example(false_share: float):
 # stage 1: SFT
 
 
-def sft_model(s: GroundingSettings, out: Path) -> Path:
+def sft_model(s: GroundingSettings, out: Path, example_fn=None) -> Path:
     """SFT on hallucinating targets from the base checkpoint (`lm_init` "base": all of it; "fresh": its
-    towers, projectors and gate with a freshly initialised LM); saved to `out`."""
+    towers, projectors and gate with a freshly initialised LM); saved to `out`. `example_fn` makes the
+    targets (default: `hallucinating_example(s.false_share)`, whole planted sentences)."""
     from r1omni.checkpoint import load_model, load_tokenizers
     from r1omni.modeling import HumanOmniQwen2ForCausalLM
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
@@ -159,7 +160,8 @@ def sft_model(s: GroundingSettings, out: Path) -> Path:
     demo = DemoSettings(sft_steps=s.sft_steps, sft_batch=s.sft_batch, sft_lr=s.sft_lr, sft_warmup=s.sft_warmup,
                         sft_drop_prob=s.sft_drop_prob, sft_aux_weight=s.sft_aux_weight, seed=s.seed)
     hist = sft_stage(model, tokenizer, gate_tokenizer, AuxHeads(model.config), store, cache, demo,
-                     DEFAULT_QUESTION, DEFAULT_SYSTEM, example_fn=hallucinating_example(s.false_share))
+                     DEFAULT_QUESTION, DEFAULT_SYSTEM,
+                     example_fn=example_fn or hallucinating_example(s.false_share))
     save_output(model, tokenizer, gate_tokenizer, out)
     _copy_bank(Path(s.base), out)
     (out / "sft_history.json").write_text(json.dumps(hist[-50:]))
