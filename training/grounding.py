@@ -279,21 +279,28 @@ def step_logger(monitor: JudgeMonitor | None):
         def __init__(self):
             self.rows: list[dict[str, Any]] = []
             self.t0 = 0.0
+            self.logged: dict[int, dict[str, float]] = {}  # step -> reward means (on_log may come before or after)
 
         def on_step_begin(self, args, state, control, **kw):
             self.t0 = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
-            row = {"step": state.global_step, "seconds": round(time.perf_counter() - self.t0, 3)}
+            row = {"step": state.global_step, "seconds": round(time.perf_counter() - self.t0, 3),
+                   "rewards": self.logged.pop(state.global_step, {})}
             if monitor is not None:
                 j = monitor.pop()
                 row["judge"] = {**j, "seconds": round(j["seconds"], 3)}
             self.rows.append(row)
 
         def on_log(self, args, state, control, logs=None, **kw):
-            if self.rows and logs:
-                self.rows[-1]["rewards"] = {k.split("/")[1]: float(v) for k, v in logs.items()
-                                            if k.startswith("rewards/") and k.endswith("/mean")}
+            means = {k.split("/")[1]: float(v) for k, v in (logs or {}).items()
+                     if k.startswith("rewards/") and k.endswith("/mean")}
+            if not means:
+                return
+            if self.rows and self.rows[-1]["step"] == state.global_step:
+                self.rows[-1]["rewards"].update(means)
+            else:
+                self.logged.setdefault(state.global_step, {}).update(means)
 
     return StepLog()
 
@@ -387,9 +394,10 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     """WAR, UAR, well-formed rate, hallucinated-claim rate and completions with a false claim of per-clip
     scores (one entry per completion).
 
-    >>> summarise([{"label": "sad", "pred": "sad", "well_formed": True, "claims": 2, "false": 1},
-    ...            {"label": "fear", "pred": "sad", "well_formed": True, "claims": 2, "false": 0}])["hallucinated_claim_rate"]
-    0.25
+    >>> r = summarise([{"label": "sad", "pred": "sad", "well_formed": True, "claims": 2, "false": 1},
+    ...                {"label": "fear", "pred": "sad", "well_formed": True, "claims": 2, "false": 0}])
+    >>> r["WAR"], r["hallucinated_claim_rate"], r["hallucinating_completions"]
+    (0.5, 0.25, 0.5)
     """
     from r1omni.metrics import uar, war
 
@@ -572,7 +580,8 @@ def run(run_dir: Path, s: ArmsSettings, fresh: bool = False, results_dir: Path |
         for seed in s.seeds:
             out = run_dir / f"{'dpo' if arm == 'dpo' else 'grpo'}_{arm}_s{seed}"
             if arm == "dpo":
-                trained[(arm, seed)] = book("dpo", arm, seed, lambda o=out, sd=seed: dpo_arm(sft_dir, o, dpo_clips, s, sd))
+                trained[(arm, seed)] = book("dpo", arm, seed,
+                                            lambda o=out, sd=seed: dpo_arm(sft_dir, o, dpo_clips, s, sd))
             else:
                 thr = (calib or {}).get("thresholds")
                 trained[(arm, seed)] = book("grpo", arm, seed, lambda o=out, a=arm, sd=seed: grpo_arm(

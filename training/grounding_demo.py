@@ -301,16 +301,22 @@ def grpo_run(sft_dir: Path, out: Path, clips: TrainClips, s: GroundingSettings, 
 
 def audit_record(prediction_id: int, clip: str, completion: str, truth: Any) -> dict[str, Any]:
     """One DESIGN 3.7 audit-export record whose claims a simulated annotator ("synthetic-truth") judged:
-    "hallucinated" (category "fabricated cue") when the cue a claim names is not what its modality shows
-    in `truth` (a ClipSpec or manifest row), else "supported". Sentences that claim no cue are left out."""
+    "hallucinated" (category "fabricated cue") when a cue the unit names is not what its modality shows
+    in `truth` (a ClipSpec or manifest row), else "supported". A unit's cues are the inventory phrasings
+    (`find_cues` over the whole completion) that start inside it, so a phrasing the evidence-unit parser cuts
+    in two is still judged once; a unit that touches no phrasing falls back to `claim_facts` of its text.
+    Units that claim no cue are left out."""
     from r1omni.audit.claims import extract_claims
     from r1omni.prompts import parse_response
-    from r1omni.synthetic.reasoning import claim_facts, modality_labels
+    from r1omni.synthetic.reasoning import claim_facts, find_cues, modality_labels
 
     actual = modality_labels(truth)
+    cues = find_cues(completion)
     claims = []
     for index, c in enumerate(extract_claims(completion)):
-        facts = claim_facts(c.text)
+        touching = [u for u in cues if u.start < c.end and u.end > c.start]
+        facts = ([(u.modality, u.emotion) for u in touching if c.start <= u.start < c.end] if touching
+                 else claim_facts(c.text))
         if not facts:
             continue
         verdict = "supported" if all(actual[m] == cue for m, cue in facts) else "hallucinated"

@@ -204,10 +204,11 @@ def consistency_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]
     the answer among several emotions is none). 0.0 when every asserting unit agrees or none asserts; -1.0
     when the answer is missing or outside the label set (nothing to agree with).
 
-    >>> consistency_reward(["<think>The voice trembles with fear. So the person is afraid.</think><answer>fear</answer>",
-    ...                     "<think>Although the face looks happy, the voice trembles with fear.</think><answer>fear</answer>",
-    ...                     "<think>The face looks sad. Overall, the person seems angry.</think><answer>angry</answer>",
-    ...                     "<think>The face looks sad.</think>"])
+    >>> consistency_reward([
+    ...     "<think>The voice trembles with fear. So the person is afraid.</think><answer>fear</answer>",
+    ...     "<think>Although the face looks happy, the voice trembles with fear.</think><answer>fear</answer>",
+    ...     "<think>The face looks sad. Overall, the person seems angry.</think><answer>angry</answer>",
+    ...     "<think>The face looks sad.</think>"])
     [0.0, 0.0, -0.5, -1.0]
     """
     from dataclasses import replace
