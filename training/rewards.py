@@ -258,7 +258,12 @@ def shapley_judge(pipe, batch_size: int = 8, share_prompt: bool = True, **explai
     `share_prompt` the completions of one clip (GRPO's G completions of a prompt) are explained in one batch,
     so one scoring session computes that clip's prompt KV once and every completion continues it;
     `share_prompt=False` explains one completion at a time (the prompt KV once per completion: the
-    reference for the cost benchmark)."""
+    reference for the cost benchmark). The class distribution of each completion is not computed (the
+    judge reads claims only) unless `explain_options` asks for it, and teacher-forced rows go in batches of
+    8 (`forward_batch_size`): a group's completions differ in length, and wider batches spend more on padding
+    than the shared prompt saves (bench/grounding_judge_cost.py)."""
+    explain_options.setdefault("class_distribution", False)
+    explain_options.setdefault("forward_batch_size", 8)
 
     def judge(clips, completions, prompts=None):
         from r1omni.explain import explain
