@@ -58,7 +58,7 @@ ARMS: dict[str, list[str] | None] = {
     "d": [*PAPER, "grounding_reward", "consistency_reward"],
     "dpo": None,  # DPO on audit pairs
 }
-ARM_NAMES = {"sft": "SFT (planted)", "a": "(a) GRPO, paper rewards", "b": "(b) + grounding (calibrated judge)",
+ARM_NAMES = {"sft": "SFT (planted)", "a": "(a) GRPO, paper rewards", "b": "(b) + grounding",
              "c": "(c) + consistency", "d": "(d) + grounding + consistency", "dpo": "DPO on audit pairs"}
 # settings that choose what runs, not how: a resumed run may name other arms / seeds
 SELECTION = ("arms", "seeds")
@@ -486,6 +486,51 @@ def target_check(agg: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def convergence(curve: list[float | None]) -> dict[str, Any]:
+    """Whether an accuracy-reward curve has flattened: the means of its last two quarters of steps (None when
+    shorter than 8 steps) and `flat` when they differ by less than 0.02.
+
+    >>> convergence([0.5, 0.7, 0.8, 0.9, 0.95, 0.95, 0.96, 0.95])["flat"]
+    True
+    """
+    vals = [v for v in curve if v is not None]
+    if len(vals) < 8:
+        return {"third_quarter": None, "last_quarter": None, "flat": None}
+    q = len(vals) // 4
+    third, last = float(np.mean(vals[-2 * q : -q])), float(np.mean(vals[-q:]))
+    return {"third_quarter": third, "last_quarter": last, "flat": abs(last - third) < 0.02}
+
+
+def report(summary: dict[str, Any]) -> str:
+    """bench/results/grounding.md: the table, the target check, arm (a)'s convergence, the judge."""
+    lines = [table(summary["table"]), "",
+             "Mean ± std over seeds [bootstrap 95% interval over test clips, all seeds and samples pooled]. "
+             f"Test set: {summary['test_set']['clips']} fresh mp4 clips (seed {summary['test_set']['seed']}), "
+             f"sampled = {summary['test_set']['samples_per_clip']} samples per clip at T=1.", "",
+             "Target (sampled hallucinated-claim rate <= half of (a)'s, greedy WAR within 1 point of (a)):", ""]
+    for arm, t in summary["target"].items():
+        ratio = "n/a" if t["halluc_ratio_vs_a"] is None else f"{t['halluc_ratio_vs_a']:.2f}"
+        gap = "n/a" if t["greedy_WAR_gap_vs_a"] is None else f"{100 * t['greedy_WAR_gap_vs_a']:+.1f} points"
+        lines.append(f"- {ARM_NAMES.get(arm, arm)}: rate ratio {ratio}, WAR {gap}: "
+                     + ("met" if t["target_met"] else "not met"))
+    lines += ["", "Arm (a) accuracy reward over GRPO steps (mean of the third and last quarter of steps):", ""]
+    for seed, curve in summary["accuracy_curve_a"].items():
+        c = convergence(curve)
+        lines.append(f"- seed {seed}: {len(curve)} steps, " + (
+            "too short to tell" if c["flat"] is None else
+            f"{c['third_quarter']:.3f} -> {c['last_quarter']:.3f} ({'flat' if c['flat'] else 'still moving'})"))
+    cal = summary.get("judge_calibration") or {}
+    lines += ["", "Judge (arms b, d): " + (
+        "calibrated on held-aside training clips" + ("" if cal.get("certified") else " (not certified)")
+        if cal.get("thresholds") else f"default thresholds ({cal.get('error') or 'not calibrated'})"), ""]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    for key, j in summary["judge"].items():
+        lines.append(f"- {key}: precision {fmt(j['precision'])}, recall {fmt(j['recall'])} on {j['units']} judged "
+                     f"cue units of the sampled training completions; judge {j['judge_seconds']:.1f} s of "
+                     f"{j['step_seconds']:.1f} s step time ({fmt(j['judge_share_of_step_time'])})")
+    return "\n".join(lines) + "\n"
+
+
 def _fmt(block: dict[str, Any]) -> str:
     if block["mean"] is None:
         return "n/a"
@@ -613,10 +658,11 @@ def run(run_dir: Path, s: ArmsSettings, fresh: bool = False, results_dir: Path |
                      for arm, rs in evals.items()},
     }
     (run_dir / "grounding.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / "grounding.md").write_text(report(summary))
     if results_dir is not None:
         results_dir.mkdir(parents=True, exist_ok=True)
         (results_dir / "grounding.json").write_text(json.dumps(summary, indent=2))
-        (results_dir / "grounding.md").write_text(table(agg) + "\n")
+        (results_dir / "grounding.md").write_text(report(summary))
     logger.info("\n%s", table(agg))
     return summary
 

@@ -212,7 +212,7 @@ def test_every_arm_runs_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path) 
     full = run(tmp_path / "full", ArmsSettings(**TINY, arms=["a", "b", "c", "d", "dpo"]), results_dir=tmp_path / "res")
     assert set(full["table"]) == {"sft", "a", "b", "c", "d", "dpo"}
     md = (tmp_path / "res" / "grounding.md").read_text()
-    assert "(b) + grounding (calibrated judge)" in md and "DPO on audit pairs" in md
+    assert "(b) + grounding" in md and "DPO on audit pairs" in md and "Judge (arms b, d)" in md
     assert json.loads((tmp_path / "res" / "grounding.json").read_text())["target"].keys() == {"b", "c", "d", "dpo"}
     book = json.loads((tmp_path / "full" / "stages.json").read_text())
     assert {"sft|-|4321", "calibrate|-|4321", "grpo|a|1", "grpo|d|1", "dpo|dpo|1", "eval|sft|4321",
