@@ -108,6 +108,9 @@ def test_no_plant_at_share_zero(specs) -> None:
     # a conceded contrary cue is no evidence for anything: not penalised
     ("<think>Although the face looks happy, the voice trembles with fear. So the person is afraid.</think>"
      "<answer>fear</answer>", 0.0),
+    # ... also when the conceded cue is a grammar phrasing of another emotion (read through the inventory)
+    ("<think>Although the mouth curves up into a smile, the voice trembles with fear. So the person is afraid."
+     "</think><answer>fear</answer>", 0.0),
     # a contrary cue that is asserted is penalised (one of two asserting units)
     ("<think>The face looks sad. Overall, the person seems angry.</think><answer>angry</answer>", -0.5),
     # a grammar phrasing of another emotion (no emotion word) is read through the inventory
