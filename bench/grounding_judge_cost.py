@@ -80,7 +80,7 @@ def inside_grpo(prompts: int, generations: int, steps: int, max_new_tokens: int)
     s = ArmsSettings(threads=1, train_clips=64, sft_steps=2, sft_batch=4, sft_warmup=1, grpo_clips=prompts * steps,
                      grpo_steps=steps, grpo_generations=generations, grpo_batch=prompts * generations,
                      grpo_max_completion_length=max_new_tokens, max_new_tokens=max_new_tokens, test_clips=2,
-                     samples_per_clip=1, calib_clips=4, plant_check_draws=10, bootstrap=10, seeds=[1],
+                     samples_per_clip=1, calib_clips=4, bootstrap=10, seeds=[1],
                      arms=["a", "b"])
     with tempfile.TemporaryDirectory() as tmp:
         summary = run(Path(tmp), s, results_dir=None)

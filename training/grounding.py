@@ -13,7 +13,7 @@ stage seeds everything it draws from its own (stage, arm, seed) key, so a resume
    planted false cue claim (`plant_false`): a whole sentence at a random sentence boundary before the
    conclusion, or (`clause_share` of plants) a clause joined into an existing cue sentence (", and the voice
    ..."), from the trained phrasings or (`heldout_share`) the held-out ones. Answers are untouched. The
-   planted share, levels, pools and positions of the SFT targets are recorded in the SFT stage's result.
+   planted share, levels, pools and positions of the targets the SFT stage trained on are in its result.
 2. **Arms, on equal terms** (same clips, steps, learning rate; each arm once per seed, GRPO from that SFT):
    (a) the paper's accuracy + format rewards; (b) + `grounding_reward`, judged by a frozen copy of the SFT
    model with flags calibrated on held-aside training clips (`calibrate_from_rewrites`; the judge sees
@@ -73,7 +73,6 @@ class ArmsSettings(GroundingSettings):
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     clause_share: float = 0.5  # plants joined into an existing cue sentence (else a sentence of their own)
     heldout_share: float = 0.3  # plants in held-out phrasings (else trained ones)
-    plant_check_draws: int = 2000  # SFT targets drawn to record the planted share / positions
     consistency_weight: float = 1.0
     calib_clips: int = 64  # held-aside training clips for the judge's calibration
     calib_target_precision: float = 0.9
@@ -155,22 +154,20 @@ def planting_example(s: ArmsSettings, log: list | None = None):
     return make
 
 
-def planting_record(s: ArmsSettings) -> dict[str, Any]:
-    """What the SFT targets carry, measured on `plant_check_draws` targets drawn as the SFT stage draws them:
-    planted share, levels, pools, modalities and relative positions (0 = first sentence, 1 = just before the
-    conclusion)."""
-    from r1omni.synthetic.clips import plan_specs
+def planting_record(log: list) -> dict[str, Any]:
+    """What the SFT targets carried (the `planting_example` log of the SFT stage: one entry per target drawn,
+    None when nothing was planted): planted share, levels, pools, modalities and relative positions
+    (0 = the first sentence, 1 = just before the conclusion).
 
-    specs = plan_specs(s.train_clips, s.train_seed)
-    log: list = []
-    make = planting_example(s, log)
-    rng = np.random.default_rng([s.seed, 99])
-    for k in range(s.plant_check_draws):
-        make(specs[k % len(specs)], rng, s.sft_drop_prob)
+    >>> r = planting_record([None, {"level": "clause", "pool": "train", "modality": "video", "sentence": 1,
+    ...                            "sentences": 3}])
+    >>> r["planted_share"], r["levels"], r["position_quartiles"][-1]
+    (0.5, {'clause': 1}, 1.0)
+    """
     plants = [p for p in log if p is not None]
     count = lambda key: {v: sum(p[key] == v for p in plants) for v in sorted({p[key] for p in plants})}  # noqa: E731
     rel = [p["sentence"] / max(1, p["sentences"] - 2) for p in plants]
-    return {"draws": len(log), "planted_share": len(plants) / max(1, len(log)), "levels": count("level"),
+    return {"targets": len(log), "planted_share": len(plants) / max(1, len(log)), "levels": count("level"),
             "pools": count("pool"), "modalities": count("modality"),
             "position_quartiles": [float(q) for q in np.quantile(rel, [0.0, 0.25, 0.5, 0.75, 1.0])] if rel else []}
 
@@ -610,8 +607,9 @@ def run(run_dir: Path, s: ArmsSettings, fresh: bool = False, results_dir: Path |
 
     def sft_stage() -> dict[str, Any]:
         _seed_all(s.seed)
-        path = sft_model(s, run_dir / "sft", example_fn=planting_example(s))
-        return {"checkpoint": str(path), "planting": planting_record(s)}
+        log: list = []
+        path = sft_model(s, run_dir / "sft", example_fn=planting_example(s, log))
+        return {"checkpoint": str(path), "planting": planting_record(log)}
 
     sft = book("sft", "-", s.seed, sft_stage)
     sft_dir = Path(sft["checkpoint"])
