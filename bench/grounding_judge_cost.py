@@ -6,8 +6,9 @@
    `training.rewards.shapley_judge` (the explanation engine, mode "fast", contrastive support) twice:
    with `share_prompt` (a clip's G completions in one scoring session: its prompt KV computed once, every
    completion continues it) and without (one completion per session: the prompt KV once per completion).
-   The verdicts must be equal; each is timed `repeats` times, alternating, and the fastest kept. The judge's masked-input baselines are computed once per checkpoint
-   (`r1omni.model_cache`): the first call pays them, and is timed apart.
+   The verdicts must be equal; each is timed `repeats` times, alternating, and the fastest kept. The judge's
+   masked-input baselines are computed once per checkpoint (`r1omni.model_cache`): the first call pays them,
+   and is timed apart.
 2. **Inside GRPO**: `training.grounding` arms (a) (paper rewards) and (b) (+ grounding) for a few steps from a
    short SFT of the checkpoint, same clips and seed: seconds per step, and the judge's seconds per step.
 

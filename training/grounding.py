@@ -224,7 +224,8 @@ def calibrate_judge(sft_dir: Path, s: ArmsSettings) -> dict[str, Any]:
 class JudgeMonitor:
     """Told every grounding-reward call (`GroundingReward.monitor`): the judge's seconds and, against the
     synthetic truth of the clip (looked up by the row's path; the judge never sees it), its confusion on the
-    judged cue units: positive = a unit whose `check_claims` facts are false, flagged = judged ungrounded."""
+    judged cue units: positive = a unit naming a cue its modality does not show (`unit_facts`, as the simulated
+    annotator reads it), flagged = judged ungrounded."""
 
     def __init__(self, clips: TrainClips):
         self.clips = clips
@@ -232,7 +233,8 @@ class JudgeMonitor:
 
     def __call__(self, rows, texts, verdicts, seconds: float) -> None:
         from r1omni.audit.claims import extract_claims
-        from r1omni.synthetic.reasoning import claim_facts, modality_labels
+        from r1omni.synthetic.reasoning import modality_labels
+        from training.grounding_demo import unit_facts
 
         self.pending["seconds"] += seconds
         for row, text, verdict in zip(rows, texts, verdicts, strict=True):
@@ -242,8 +244,7 @@ class JudgeMonitor:
             cited = [c for c in extract_claims(text) if c.cites]
             if len(cited) != len(verdict):
                 continue
-            for c, grounded in zip(cited, verdict, strict=True):
-                facts = claim_facts(c.text)
+            for facts, grounded in zip(unit_facts(text, cited), verdict, strict=True):
                 if not facts:
                     continue
                 false = any(actual.get(m) != cue for m, cue in facts)

@@ -299,6 +299,22 @@ def grpo_run(sft_dir: Path, out: Path, clips: TrainClips, s: GroundingSettings, 
 # stage 3: audit export of sampled SFT completions -> preference pairs -> DPO
 
 
+def unit_facts(completion: str, units) -> list[list[tuple[str, str]]]:
+    """[(modality, cue label)] each evidence unit (`r1omni.audit.claims.Claim`, offsets into `completion`)
+    claims: the inventory phrasings (`find_cues` over the whole completion) that start inside it, so a phrasing
+    the evidence-unit parser cuts in two counts once; a unit that touches no phrasing falls back to
+    `claim_facts` of its text."""
+    from r1omni.synthetic.reasoning import claim_facts, find_cues
+
+    cues = find_cues(completion)
+    out = []
+    for c in units:
+        touching = [u for u in cues if u.start < c.end and u.end > c.start]
+        out.append([(u.modality, u.emotion) for u in touching if c.start <= u.start < c.end] if touching
+                    else claim_facts(c.text))
+    return out
+
+
 def audit_record(prediction_id: int, clip: str, completion: str, truth: Any) -> dict[str, Any]:
     """One DESIGN 3.7 audit-export record whose claims a simulated annotator ("synthetic-truth") judged:
     "hallucinated" (category "fabricated cue") when a cue the unit names is not what its modality shows
@@ -308,15 +324,12 @@ def audit_record(prediction_id: int, clip: str, completion: str, truth: Any) -> 
     Units that claim no cue are left out."""
     from r1omni.audit.claims import extract_claims
     from r1omni.prompts import parse_response
-    from r1omni.synthetic.reasoning import claim_facts, find_cues, modality_labels
+    from r1omni.synthetic.reasoning import modality_labels
 
     actual = modality_labels(truth)
-    cues = find_cues(completion)
+    units = extract_claims(completion)
     claims = []
-    for index, c in enumerate(extract_claims(completion)):
-        touching = [u for u in cues if u.start < c.end and u.end > c.start]
-        facts = ([(u.modality, u.emotion) for u in touching if c.start <= u.start < c.end] if touching
-                 else claim_facts(c.text))
+    for index, (c, facts) in enumerate(zip(units, unit_facts(completion, units), strict=True)):
         if not facts:
             continue
         verdict = "supported" if all(actual[m] == cue for m, cue in facts) else "hallucinated"
