@@ -652,6 +652,9 @@ def run(run_dir: Path, s: ArmsSettings, fresh: bool = False, results_dir: Path |
         "table": agg, "target": target_check(agg), "runs": runs,
         "accuracy_curve_a": {str(seed): [r.get("rewards", {}).get("accuracy_reward") for r in info["steps"]]
                              for (arm, seed), info in trained.items() if arm == "a"},
+        # every GRPO run's logged reward means per step (accuracy, format, grounding, consistency)
+        "reward_curves": {f"{arm}|{seed}": [r.get("rewards", {}) for r in info["steps"]]
+                          for (arm, seed), info in trained.items() if info.get("steps")},
         "judge": judge_report(trained),
         "per_seed": {arm: [{k: r[k] for k in ("checkpoint", "greedy", "sampled")} for r in rs]
                      for arm, rs in evals.items()},

@@ -221,6 +221,8 @@ def test_every_arm_runs_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path) 
     assert {"sft|-|4321", "calibrate|-|4321", "grpo|a|1", "grpo|d|1", "dpo|dpo|1", "eval|sft|4321",
             "eval|c|1"} <= set(book)
     assert len(full["accuracy_curve_a"]["1"]) == 2 and None not in full["accuracy_curve_a"]["1"]
+    assert set(full["reward_curves"]["d|1"][0]) == {"accuracy_reward", "format_reward", "grounding_reward",
+                                                    "consistency_reward"}
     for key in ("b|1", "d|1"):  # the judged arms log the judge per step
         j = full["judge"][key]
         assert len(j["per_step"]) == 2 and 0 < j["judge_seconds"] <= j["step_seconds"]
