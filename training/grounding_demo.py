@@ -129,9 +129,10 @@ def hallucinating_example(false_share: float):
 # stage 1: SFT
 
 
-def sft_model(s: GroundingSettings, out: Path) -> Path:
+def sft_model(s: GroundingSettings, out: Path, example_fn=None) -> Path:
     """SFT on hallucinating targets from the base checkpoint (`lm_init` "base": all of it; "fresh": its
-    towers, projectors and gate with a freshly initialised LM); saved to `out`."""
+    towers, projectors and gate with a freshly initialised LM); saved to `out`. `example_fn` makes the
+    targets (default: `hallucinating_example(s.false_share)`, whole planted sentences)."""
     from r1omni.checkpoint import load_model, load_tokenizers
     from r1omni.modeling import HumanOmniQwen2ForCausalLM
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
@@ -159,7 +160,8 @@ def sft_model(s: GroundingSettings, out: Path) -> Path:
     demo = DemoSettings(sft_steps=s.sft_steps, sft_batch=s.sft_batch, sft_lr=s.sft_lr, sft_warmup=s.sft_warmup,
                         sft_drop_prob=s.sft_drop_prob, sft_aux_weight=s.sft_aux_weight, seed=s.seed)
     hist = sft_stage(model, tokenizer, gate_tokenizer, AuxHeads(model.config), store, cache, demo,
-                     DEFAULT_QUESTION, DEFAULT_SYSTEM, example_fn=hallucinating_example(s.false_share))
+                     DEFAULT_QUESTION, DEFAULT_SYSTEM,
+                     example_fn=example_fn or hallucinating_example(s.false_share))
     save_output(model, tokenizer, gate_tokenizer, out)
     _copy_bank(Path(s.base), out)
     (out / "sft_history.json").write_text(json.dumps(hist[-50:]))
@@ -297,18 +299,37 @@ def grpo_run(sft_dir: Path, out: Path, clips: TrainClips, s: GroundingSettings, 
 # stage 3: audit export of sampled SFT completions -> preference pairs -> DPO
 
 
+def unit_facts(completion: str, units) -> list[list[tuple[str, str]]]:
+    """[(modality, cue label)] each evidence unit (`r1omni.audit.claims.Claim`, offsets into `completion`)
+    claims: the inventory phrasings (`find_cues` over the whole completion) that start inside it, so a phrasing
+    the evidence-unit parser cuts in two counts once; a unit that touches no phrasing falls back to
+    `claim_facts` of its text."""
+    from r1omni.synthetic.reasoning import claim_facts, find_cues
+
+    cues = find_cues(completion)
+    out = []
+    for c in units:
+        touching = [u for u in cues if u.start < c.end and u.end > c.start]
+        out.append([(u.modality, u.emotion) for u in touching if c.start <= u.start < c.end] if touching
+                    else claim_facts(c.text))
+    return out
+
+
 def audit_record(prediction_id: int, clip: str, completion: str, truth: Any) -> dict[str, Any]:
     """One DESIGN 3.7 audit-export record whose claims a simulated annotator ("synthetic-truth") judged:
-    "hallucinated" (category "fabricated cue") when the cue a claim names is not what its modality shows
-    in `truth` (a ClipSpec or manifest row), else "supported". Sentences that claim no cue are left out."""
+    "hallucinated" (category "fabricated cue") when a cue the unit names is not what its modality shows
+    in `truth` (a ClipSpec or manifest row), else "supported". A unit's cues are the inventory phrasings
+    (`find_cues` over the whole completion) that start inside it, so a phrasing the evidence-unit parser cuts
+    in two is still judged once; a unit that touches no phrasing falls back to `claim_facts` of its text.
+    Units that claim no cue are left out."""
     from r1omni.audit.claims import extract_claims
     from r1omni.prompts import parse_response
-    from r1omni.synthetic.reasoning import claim_facts, modality_labels
+    from r1omni.synthetic.reasoning import modality_labels
 
     actual = modality_labels(truth)
+    units = extract_claims(completion)
     claims = []
-    for index, c in enumerate(extract_claims(completion)):
-        facts = claim_facts(c.text)
+    for index, (c, facts) in enumerate(zip(units, unit_facts(completion, units), strict=True)):
         if not facts:
             continue
         verdict = "supported" if all(actual[m] == cue for m, cue in facts) else "hallucinated"

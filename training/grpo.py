@@ -66,11 +66,14 @@ def grounding_reward(script: ScriptArguments, clip_fn=None):
                            penalty=script.grounding_penalty)
 
 
-def main(script: ScriptArguments, train_args, media_encoder=None, records=None, grounding_clip_fn=None) -> Path:
+def main(script: ScriptArguments, train_args, media_encoder=None, records=None, grounding_clip_fn=None,
+         grounding_factory=None, callbacks=None) -> Path:
     """Run GRPO and write a Pipeline-loadable checkpoint to `train_args.output_dir`; returns that folder.
 
     `records` / `media_encoder` let callers (the demo build, tests) supply in-memory rows and media;
-    `grounding_clip_fn` maps a row to what the grounding judge reads (default: its path).
+    `grounding_clip_fn` maps a row to what the grounding judge reads (default: its path);
+    `grounding_factory()` builds the grounding reward instead of `grounding_reward` (a caller that shares one
+    judge across runs, with its own thresholds); `callbacks` are extra `TrainerCallback`s.
     """
     from datasets import Dataset
 
@@ -80,7 +83,8 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None, 
 
     logger.info("script arguments: %s", script)
     logger.info("training arguments: %s", train_args.to_json_string())
-    reward_funcs = get_rewards(script.reward_funcs, grounding=lambda: grounding_reward(script, grounding_clip_fn))
+    reward_funcs = get_rewards(script.reward_funcs, grounding=grounding_factory or (
+        lambda: grounding_reward(script, grounding_clip_fn)))
     check_grpo_args(train_args)
     check_resumable(train_args)
     if records is None:
@@ -95,7 +99,7 @@ def main(script: ScriptArguments, train_args, media_encoder=None, records=None, 
     csv_cb = MetricsCSVCallback(Path(train_args.output_dir) / "metrics.csv")
     trainer = OmniGRPOTrainer(
         model=model, reward_funcs=reward_funcs, args=train_args, train_dataset=Dataset.from_list(records),
-        processing_class=tokenizer, callbacks=[csv_cb], media_encoder=media_encoder,
+        processing_class=tokenizer, callbacks=[csv_cb, *(callbacks or [])], media_encoder=media_encoder,
         system_prompt=script.system_prompt,
     )
     trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -169,6 +171,72 @@ def claims_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | Non
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Answer consistency (in the spirit of ERV, AAAI 2026): the reasoning must agree with its own answer
+
+
+def unit_emotions(claim: Any) -> tuple[str, ...]:
+    """The labels one evidence unit (`r1omni.audit.claims.Claim`) asserts: its lexicon emotions and, for a cue
+    unit, the emotion each synthetic-grammar phrasing in it describes (`r1omni.synthetic.find_cues`: what the
+    words mean, not what the clip shows). Conceded and negated units assert nothing.
+
+    >>> from r1omni.audit.claims import extract_claims
+    >>> [unit_emotions(c) for c in extract_claims("<think>The eyes narrow into a glare. So, anger.</think>")]
+    [('angry',), ('angry',)]
+    """
+    from r1omni.synthetic import find_cues
+
+    if claim.conceded or claim.negated:
+        return ()
+    found = list(claim.emotions)
+    if claim.kind == "cue":
+        found += [u.emotion for u in find_cues(claim.text) if u.emotion not in found]
+    return tuple(dict.fromkeys(found))
+
+
+def consistency_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    """``-(units contradicting the answer / units asserting an emotion)``, in [-1, 0].
+
+    The completion's own `<answer>` (mapped onto the DFEW labels through the lexicon) is the reference; no
+    label, solution or synthetic truth is read. Units are the evidence units of `<think>`
+    (`r1omni.audit.claims.extract_claims`): the conclusion and every cue unit that is neither conceded nor
+    negated, with the emotions of `unit_emotions`. A unit contradicts when it asserts emotions and none is the
+    answer (`r1omni.audit.claims.contradicts`: "neutral" said of one cue is no verdict; a conclusion naming
+    the answer among several emotions is none). 0.0 when every asserting unit agrees or none asserts; -1.0
+    when the answer is missing or outside the label set (nothing to agree with).
+
+    >>> consistency_reward([
+    ...     "<think>The voice trembles with fear. So the person is afraid.</think><answer>fear</answer>",
+    ...     "<think>Although the face looks happy, the voice trembles with fear.</think><answer>fear</answer>",
+    ...     "<think>The face looks sad. Overall, the person seems angry.</think><answer>angry</answer>",
+    ...     "<think>The face looks sad.</think>"])
+    [0.0, 0.0, -0.5, -1.0]
+    """
+    from dataclasses import replace
+
+    from r1omni.audit.claims import contradicts, extract_claims, map_label
+    from r1omni.prompts import parse_response
+
+    rewards: list[float] = []
+    for completion in completions:
+        text = completion_text(completion)
+        try:
+            answer = map_label(parse_response(text).answer) if "<answer>" in text else None
+            units = extract_claims(text) if answer is not None else []
+        except Exception as err:  # a reward must never stop training on odd model text
+            logger.debug("consistency_reward: cannot read %r: %s", text[:80], err)
+            answer, units = None, []
+        if answer is None:
+            rewards.append(-1.0)
+            continue
+        asserting = [replace(u, emotions=e) for u in units if u.kind in ("cue", "conclusion")
+                     for e in [unit_emotions(u)] if e]
+        verdicts = [u for u in asserting if u.kind == "conclusion" or set(u.emotions) - {"neutral", "calm"}]
+        bad = sum(contradicts(u, answer) for u in verdicts)
+        rewards.append(-bad / len(verdicts) if verdicts else 0.0)
+    return rewards
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Grounding: claims whose cited modality gives no support cost reward
 
 # A claim judge: (clips, completion texts, prompts) -> per completion, one bool per claim that cites a modality
@@ -180,11 +248,22 @@ ClaimJudge = Callable[[Sequence[Any], Sequence[str], Sequence[str | None]], list
 UNGROUNDED_FLAGS = frozenset({"unsupported", "cites absent modality", "cites masked modality"})
 
 
-def shapley_judge(pipe, batch_size: int = 8, **explain_options: Any) -> ClaimJudge:
+def shapley_judge(pipe, batch_size: int = 8, share_prompt: bool = True, **explain_options: Any) -> ClaimJudge:
     """Claim judge from `r1omni.explain.explain` (mode "fast", the completion teacher-forced under its row's
     question and the pipeline's system turn, i.e. the prompt the policy sampled from): a claim is grounded
-    unless it is flagged unsupported (its sentence's Shapley for the cited modality is ~0 or negative) or
-    cites an absent / masked modality."""
+    unless it is flagged unsupported (contrastive / Shapley support, under the thresholds in
+    `explain_options["thresholds"]`, else the checkpoint's calibration) or cites an absent / masked modality.
+
+    Cost: the judge's Pipeline keeps one masked-input baseline per checkpoint (`r1omni.model_cache`), and with
+    `share_prompt` the completions of one clip (GRPO's G completions of a prompt) are explained in one batch,
+    so one scoring session computes that clip's prompt KV once and every completion continues it;
+    `share_prompt=False` explains one completion at a time (the prompt KV once per completion: the
+    reference for the cost benchmark). The class distribution of each completion is not computed (the
+    judge reads claims only) unless `explain_options` asks for it, and teacher-forced rows go in batches of
+    8 (`forward_batch_size`): a group's completions differ in length, and wider batches spend more on padding
+    than the shared prompt saves (bench/grounding_judge_cost.py)."""
+    explain_options.setdefault("class_distribution", False)
+    explain_options.setdefault("forward_batch_size", 8)
 
     def judge(clips, completions, prompts=None):
         from r1omni.explain import explain
@@ -192,14 +271,20 @@ def shapley_judge(pipe, batch_size: int = 8, **explain_options: Any) -> ClaimJud
         n = len(clips)
         questions = list(prompts) if prompts is not None else [None] * n
         out: list[list[bool] | None] = [None] * n
-        for question in dict.fromkeys(questions):  # one explain call per distinct prompt
+        for question in dict.fromkeys(questions):  # one explain call per distinct prompt and clip
             idx = [i for i in range(n) if questions[i] == question]
-            results = explain(pipe, [clips[i] for i in idx], mode="fast", question=question,
-                              completions=[completions[i] for i in idx], batch_size=batch_size, **explain_options)
-            for i, res in zip(idx, results, strict=True):
-                claims = getattr(res, "claims", None)
-                out[i] = (None if claims is None else
-                          [not (set(c.get("flags") or []) & UNGROUNDED_FLAGS) for c in claims if c.get("cites")])
+            groups: dict[Any, list[int]] = {}
+            for i in idx:
+                key = clips[i] if isinstance(clips[i], (str, Path)) else id(clips[i])
+                groups.setdefault(key if share_prompt else i, []).append(i)
+            for group in groups.values():
+                results = explain(pipe, [clips[i] for i in group], mode="fast", question=question,
+                                  completions=[completions[i] for i in group],
+                                  batch_size=max(batch_size, len(group)) if share_prompt else 1, **explain_options)
+                for i, res in zip(group, results, strict=True):
+                    claims = getattr(res, "claims", None)
+                    out[i] = (None if claims is None else
+                              [not (set(c.get("flags") or []) & UNGROUNDED_FLAGS) for c in claims if c.get("cites")])
         return out
 
     judge.pipe = pipe  # type: ignore[attr-defined]
@@ -219,28 +304,39 @@ class GroundingReward:
     claim is grounded (or none cites a modality), None when the judge cannot score the clip.
 
     `judge` is a `ClaimJudge`; `clip_fn` maps a dataset row (the columns TRL passes) to what the judge
-    takes (a path by default; the demo build passes in-memory `MediaInputs`).
+    takes (a path by default; the demo build passes in-memory `MediaInputs`). The judge gets clips, texts and
+    prompts only. `monitor(rows, texts, verdicts, seconds)`, when given, is told every call's rows (all the
+    columns, for reporting such as the judge's precision against a synthetic truth: never fed back into the
+    reward) and the judge's wall time; `seconds` accumulates that time over the run.
     """
 
     __name__ = "grounding_reward"
 
     def __init__(self, judge: ClaimJudge, clip_fn: Callable[[dict[str, Any]], Any] = clip_of_row,
-                 penalty: float = 1.0):
+                 penalty: float = 1.0, monitor: Callable[..., None] | None = None):
         self.judge = judge
         self.clip_fn = clip_fn
         self.penalty = penalty
+        self.monitor = monitor
+        self.seconds = 0.0
 
     def __call__(self, completions: Sequence[Any], prompts: Sequence[Any] | None = None,
                  **kwargs: Any) -> list[float | None]:
         n = len(completions)
-        clips = [self.clip_fn(_row(kwargs, i, n)) for i in range(n)]
+        rows = [_row(kwargs, i, n) for i in range(n)]
+        clips = [self.clip_fn(row) for row in rows]
         texts = [completion_text(c) for c in completions]
         questions = [p if isinstance(p, str) and p.strip() else None for p in (prompts or [None] * n)]
+        t0 = time.perf_counter()
         try:
             verdicts = self.judge(clips, texts, questions)  # no label / solution columns reach the judge
         except Exception as err:  # a reward must never stop training on odd model text
             logger.warning("grounding_reward: judge failed, no grounding reward this batch: %s", err)
-            return [None] * n
+            verdicts = [None] * n
+        seconds = time.perf_counter() - t0
+        self.seconds += seconds
+        if self.monitor is not None:
+            self.monitor(rows, texts, verdicts, seconds)
         rewards: list[float | None] = []
         for v in verdicts:
             if v is None:
@@ -255,6 +351,7 @@ REWARDS: dict[str, RewardFunc] = {
     "format_reward": format_reward,
     "label_accuracy_reward": label_accuracy_reward,
     "claims_reward": claims_reward,
+    "consistency_reward": consistency_reward,
 }
 
 

@@ -63,6 +63,9 @@ class ExplainParams:
     consistency_max_new_tokens: int = 256
     thresholds: flag_lib.FlagThresholds | None = None  # None: the checkpoint's calibration, else the defaults
     threshold_source: str = "default"  # set by explain(): "calibration" | "caller" | "default"
+    # given completions: also teacher-force `<answer>label</answer>` for every label (prediction "probs");
+    # False leaves "probs" None (a caller that reads the claims only, e.g. a training reward's judge)
+    class_distribution: bool = True
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -276,7 +279,8 @@ def _predict(pipe, session, jobs: list[_Job], forced, params: ExplainParams) -> 
         return
     labels = get_label_set(params.label_set)
     texts = [forced[j.index] for j in jobs]
-    dists = pipe.label_distribution(media, texts, labels, params.question)
+    dists = (pipe.label_distribution(media, texts, labels, params.question) if params.class_distribution
+             else [None] * len(jobs))
     for job, text, dist in zip(jobs, texts, dists, strict=True):
         parsed = parse_response(text, labels)
         job.text, job.ids = text, pipe.completion_ids(text)

@@ -240,3 +240,15 @@ def test_video_tokens_step_by_step_equal_the_whole_projector(tiny_pipe, make_cli
         plain = ScoringSession(tiny_pipe, cache=False)._video_tokens(variants)[1]
     for a, b in zip(cached, plain, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_without_the_class_distribution_the_claims_are_the_same(tiny_pipe, make_clip) -> None:
+    """`class_distribution=False` (a training reward's judge) skips only the per-label teacher forcing."""
+    clips = [make_clip(seed=1), make_clip(seed=2)]
+    texts = [TEXT, TEXT.replace("hard frown", "deep frown")]
+    full = explain(tiny_pipe, clips, mode="fast", completions=texts)
+    lean = explain(tiny_pipe, clips, mode="fast", completions=texts, class_distribution=False)
+    for a, b in zip(full, lean, strict=True):
+        assert a.prediction["probs"] and b.prediction["probs"] is None
+        assert [(c["text"], c["flags"], c["support"]) for c in a.claims] == \
+            [(c["text"], c["flags"], c["support"]) for c in b.claims]
