@@ -15,8 +15,10 @@ import json
 import logging
 import re
 import struct
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -280,6 +282,8 @@ def load_model(
     model.config._name_or_path = str(folder)
     model.config.dtype = dt
     model.generation_config = load_generation_config(folder, model.generation_config)
+    if (folder / GENERATION_CONFIG).is_file():
+        _DECODING[model] = {k: v for k, v in model.generation_config.to_diff_dict().items() if k not in _NOT_DECODING}
     model.eval()
     logger.info("loaded %s (%s, %s, %d tensors)", folder, dev, dt, len(expected))
     return model
@@ -353,11 +357,24 @@ def _write_config(config: HumanOmniQwen2Config, out: Path, bert_tokenizer_dir: s
     cfg.to_json_file(str(out / "config.json"), use_diff=False)
 
 
-def _write_generation_config(config: HumanOmniQwen2Config, out: Path) -> None:
+# The decoding settings of each loaded checkpoint's generation_config.json (repetition penalty, n-gram blocking,
+# token limits, sampling defaults), as read from disk: a model trained from it and saved keeps them. Kept apart
+# from `model.generation_config`, which trainers may change for their own sampling.
+_DECODING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NOT_DECODING = {"bos_token_id", "eos_token_id", "pad_token_id", "transformers_version", "_from_model_config"}
+
+
+def decoding_settings(model) -> dict[str, Any]:
+    """The decoding settings `model` was loaded with (empty for a model built from a config)."""
+    return dict(_DECODING.get(model, {}))
+
+
+def _write_generation_config(config: HumanOmniQwen2Config, out: Path, decoding: dict | None = None) -> None:
     from transformers import GenerationConfig
 
     gen = GenerationConfig(
-        bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
+        bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
+        **(decoding or {}),
     )
     gen.save_pretrained(str(out))
 
@@ -389,7 +406,7 @@ def save_checkpoint(
     sd = {k: v.detach().contiguous().cpu() for k, v in source.items() if k not in skip}
     save_file(sd, str(out / SAFE_WEIGHTS), metadata={"format": "pt"})
     _write_config(model.config, out, BERT_TOKENIZER_DIR if bert_tokenizer is not None else None)
-    _write_generation_config(model.config, out)
+    _write_generation_config(model.config, out, decoding_settings(model))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(out))
     if bert_tokenizer is not None:

@@ -77,3 +77,21 @@ def test_generate_from_input_ids_with_a_repetition_penalty_as_trl_calls_it(tiny_
     res = pipe.model.generate(input_ids=ids, max_new_tokens=12, do_sample=False, eos_token_id=pipe.eos_ids,
                               pad_token_id=pipe.pad_id, return_dict_in_generate=True, **batch)
     assert torch.equal(res.sequences, out)
+
+
+def test_a_trained_copy_keeps_the_decoding_settings_it_was_loaded_with(tiny_checkpoint, tmp_path):
+    """Fine-tuning a checkpoint and saving it keeps its decoding settings (a trainer's own sampling
+    settings on `model.generation_config` are not written)."""
+    from r1omni.checkpoint import load_model, load_tokenizers, save_checkpoint
+
+    src = tmp_path / "src"
+    _with_generation_config(tiny_checkpoint, src, no_repeat_ngram_size=4, repetition_penalty=1.1, max_new_tokens=64)
+    model = load_model(src, device="cpu")
+    model.generation_config.do_sample = True  # what a trainer may set for its own sampling
+    model.generation_config.temperature = 0.7
+    tok, btok = load_tokenizers(src)
+    save_checkpoint(model, tmp_path / "out", tokenizer=tok, bert_tokenizer=btok)
+    gen = json.loads((tmp_path / "out" / "generation_config.json").read_text())
+    assert (gen["no_repeat_ngram_size"], gen["repetition_penalty"], gen["max_new_tokens"]) == (4, 1.1, 64)
+    assert "do_sample" not in gen and "temperature" not in gen
+    assert gen["eos_token_id"] == model.config.eos_token_id
