@@ -244,6 +244,13 @@ _NEG_STOP = re.compile(r"\b(?:but|however|yet|though|although|instead)\b|[;]|\ba
 _PHYSICAL_TENSE = re.compile(r"(?:tense|tension)(?:\s+(?:in|of)\s+(?:his|her|their|the))?\s+"
                              r"(?:jaw|jaws|muscles?|shoulders?|body|lips?|hands?|neck|face|arms?|fingers?|posture)\b",
                              re.IGNORECASE)
+# ... and said of one after a verb: "the face looks stern and tense", "his shoulders are tense" (only the word
+# "tense" is physical there; another emotion word in between still counts)
+_PHYSICAL_TENSE_PRED = re.compile(
+    r"\b(?:jaw|jaws|muscles?|shoulders?|body|lips?|hands?|neck|face|arms?|fingers?|posture|brows?|forehead)\s+"
+    r"(?:looks?|looked|is|are|was|were|appears?|appeared|seems?|seemed|becomes?|became|grows?|grew|stays?|stayed|"
+    r"remains?|remained|goes|went|turns?|turned)\s+(?:[\w-]+\s+(?:and|,)\s+)?(?:very\s+|visibly\s+|slightly\s+)?"
+    r"(?P<t>tense|tensed)\b", re.IGNORECASE)
 
 _CONNECTIVE = re.compile(
     r"^\W*(?:therefore|thus|hence|so|overall|in summary|in conclusion|to sum up|to summari[sz]e|in short|"
@@ -441,6 +448,7 @@ def _emotions(text: str, masked: str, labels: tuple[str, ...], conceded: bool) -
         return ()
     out: list[str] = []
     physical = [(m.start(), m.end()) for m in _PHYSICAL_TENSE.finditer(masked)]
+    physical += [m.span("t") for m in _PHYSICAL_TENSE_PRED.finditer(masked)]
     for m in EMOTION_WORD.finditer(masked):
         if any(a <= m.start() < b for a, b in physical) or (
                 _VERB_USE.match(masked, m.start()) and not _COPULA_BEFORE.search(masked[: m.start()])):

@@ -293,3 +293,22 @@ def test_units_cover_any_text_exactly_once():
 ])
 def test_action_words_said_of_the_voice_are_figures_of_speech(sentence, cites):
     assert tag_modalities(sentence) == cites
+
+
+@pytest.mark.parametrize("sentence, emotions", [
+    ("At some point, the person's face looks stern and tense.", ()),  # tense said of the face: physical
+    ("His shoulders are tense.", ()),
+    ("She looks tense.", ("fear",)),                                  # of the person: an emotion
+    ("His face looks angry and tense.", ("angry",)),                  # the other word still counts
+])
+def test_tense_said_of_a_body_part_after_a_verb_is_physical(sentence, emotions):
+    assert tuple(e for c in extract_claims(f"<think>{sentence}</think>") for e in c.emotions) == emotions
+
+
+def test_demo_grammar_training_phrasings_assert_only_their_own_emotion():
+    from r1omni.synthetic.grammar import CORES, phrasings
+
+    for key in sorted(CORES):
+        for p in phrasings(key, "train"):
+            said = {e for c in extract_claims(f"<think>{p[0].upper()}{p[1:]}.</think>") for e in c.emotions}
+            assert said <= {key[1]}, (key, p, said)
