@@ -434,10 +434,23 @@ class _NoMedia:
 # stage (c): GRPO
 
 
-def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, system: str) -> Path:
-    """Stage (c): OmniGRPOTrainer from the saved SFT checkpoint, on a subset of the training clips."""
+def cpu_grpo_config(s: Any, out_dir: Path, seed: int, **extra: Any):
+    """The GRPOConfig of the CPU builds and experiments (demo, grounding demonstration, grounding arms): the
+    `grpo_*` settings of `s`, T=1 sampling, group-scaled rewards, one pass per batch, no saving, constant lr."""
     from trl import GRPOConfig
 
+    return GRPOConfig(
+        output_dir=str(out_dir), max_steps=s.grpo_steps, per_device_train_batch_size=s.grpo_batch,
+        gradient_accumulation_steps=1, num_generations=s.grpo_generations, learning_rate=s.grpo_lr,
+        beta=s.grpo_beta, temperature=1.0, max_completion_length=s.grpo_max_completion_length,
+        loss_type="grpo", scale_rewards="group", num_iterations=1, logging_steps=1, save_strategy="no",
+        report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, seed=seed,
+        lr_scheduler_type="constant", dataloader_num_workers=0, **extra,
+    )
+
+
+def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, system: str) -> Path:
+    """Stage (c): OmniGRPOTrainer from the saved SFT checkpoint, on a subset of the training clips."""
     from r1omni.config import load_config
     from r1omni.synthetic.clips import plan_specs
     from training import grpo
@@ -459,14 +472,7 @@ def grpo_stage(sft_dir: Path, out_dir: Path, s: DemoSettings, question: str, sys
 
     script = ScriptArguments(model_name_or_path=str(sft_dir), system_prompt=system,
                              reward_funcs=["accuracy_reward", "format_reward", "claims_reward"])
-    args = GRPOConfig(
-        output_dir=str(out_dir), max_steps=s.grpo_steps, per_device_train_batch_size=s.grpo_batch,
-        gradient_accumulation_steps=1, num_generations=s.grpo_generations, learning_rate=s.grpo_lr,
-        beta=s.grpo_beta, temperature=1.0, max_completion_length=s.grpo_max_completion_length,
-        loss_type="grpo", scale_rewards="group", num_iterations=1, logging_steps=1, save_strategy="no",
-        report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, seed=s.seed,
-        lr_scheduler_type="constant", dataloader_num_workers=0,
-    )
+    args = cpu_grpo_config(s, out_dir, s.seed)
 
     def clip_fn(row: dict[str, Any]) -> EncodedClip:
         i = int(row["clip_index"])

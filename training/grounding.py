@@ -318,13 +318,12 @@ def _seed_all(seed: int) -> None:
 def grpo_arm(sft_dir: Path, out: Path, clips: TrainClips, s: ArmsSettings, arm: str, seed: int,
              thresholds: dict[str, float] | None) -> dict[str, Any]:
     """GRPO from the SFT with arm `arm`'s rewards and seed `seed`; returns the checkpoint and the step log."""
-    from trl import GRPOConfig
-
     from r1omni.checkpoint import load_tokenizers
     from r1omni.explain.flags import FlagThresholds
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
     from training import grpo
     from training.data import MediaEncoder
+    from training.demo import cpu_grpo_config
     from training.rewards import GroundingReward, shapley_judge
     from training.sft import ScriptArguments
 
@@ -332,14 +331,7 @@ def grpo_arm(sft_dir: Path, out: Path, clips: TrainClips, s: ArmsSettings, arm: 
     weights = [s.consistency_weight if r == "consistency_reward" else 1.0 for r in rewards]
     script = ScriptArguments(model_name_or_path=str(sft_dir), system_prompt=DEFAULT_SYSTEM, reward_funcs=rewards,
                              grounding_penalty=s.grounding_penalty)
-    args = GRPOConfig(
-        output_dir=str(out), max_steps=s.grpo_steps, per_device_train_batch_size=s.grpo_batch,
-        gradient_accumulation_steps=1, num_generations=s.grpo_generations, learning_rate=s.grpo_lr,
-        beta=s.grpo_beta, temperature=1.0, max_completion_length=s.grpo_max_completion_length,
-        loss_type="grpo", scale_rewards="group", num_iterations=1, logging_steps=1, save_strategy="no",
-        report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, seed=seed,
-        lr_scheduler_type="constant", dataloader_num_workers=0, reward_weights=weights,
-    )
+    args = cpu_grpo_config(s, out, seed, reward_weights=weights)
     _, gate_tok = load_tokenizers(sft_dir)
     encoder = MediaEncoder(clips.config, gate_tok, clip_fn=clips.encoded)
     monitor = factory = None

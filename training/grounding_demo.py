@@ -259,26 +259,18 @@ def pick_specs(s: GroundingSettings, n: int, salt: int) -> list:
 
 
 def grpo_run(sft_dir: Path, out: Path, clips: TrainClips, s: GroundingSettings, grounding: bool) -> Path:
-    from trl import GRPOConfig
-
     from r1omni.checkpoint import load_tokenizers
     from r1omni.inference import Pipeline
     from r1omni.prompts import DEFAULT_QUESTION, DEFAULT_SYSTEM
     from training import grpo
     from training.data import MediaEncoder
+    from training.demo import cpu_grpo_config
     from training.sft import ScriptArguments
 
     rewards = ["accuracy_reward", "format_reward"] + (["grounding_reward"] if grounding else [])
     script = ScriptArguments(model_name_or_path=str(sft_dir), system_prompt=DEFAULT_SYSTEM, reward_funcs=rewards,
                              grounding_penalty=s.grounding_penalty)
-    args = GRPOConfig(
-        output_dir=str(out), max_steps=s.grpo_steps, per_device_train_batch_size=s.grpo_batch,
-        gradient_accumulation_steps=1, num_generations=s.grpo_generations, learning_rate=s.grpo_lr,
-        beta=s.grpo_beta, temperature=1.0, max_completion_length=s.grpo_max_completion_length,
-        loss_type="grpo", scale_rewards="group", num_iterations=1, logging_steps=1, save_strategy="no",
-        report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False, seed=s.seed,
-        lr_scheduler_type="constant", dataloader_num_workers=0,
-    )
+    args = cpu_grpo_config(s, out, s.seed)
     _, gate_tok = load_tokenizers(sft_dir)
     encoder = MediaEncoder(clips.config, gate_tok, clip_fn=clips.encoded)
     judge_pipe: list = []  # the judge's Pipeline, loaded by grpo.grounding_reward; its encoder reads our clips
