@@ -11,21 +11,12 @@ import pytest
 
 from r1omni.audit.claims import extract_claims
 from r1omni.synthetic import check_claims
-from r1omni.synthetic.clips import plan_specs
 from r1omni.synthetic.reasoning import compose, find_cues, modality_labels, split_sentences
 from training.grounding_demo import audit_record
 from training.grounding import ArmsSettings, JudgeMonitor, planting_example, plant_false, precision_recall, run
 from training.rewards import GroundingReward, consistency_reward, shapley_judge
 
-
-def truth_of(spec) -> dict[str, str]:
-    shown = modality_labels(spec)
-    return {"label": spec.label, "video_label": shown["video"], "audio_label": shown["audio"]}
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return plan_specs(84, 5150)
+from tests.training.synthetic_truth import specs, truth_of  # noqa: F401  (specs: a fixture)
 
 
 # ------------------------------------------------------------------------------------------------ planting

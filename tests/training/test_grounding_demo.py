@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from r1omni.synthetic import build_reasoning, check_claims
-from r1omni.synthetic.clips import plan_specs
-from r1omni.synthetic.reasoning import claim_facts, modality_labels, split_sentences
+from r1omni.synthetic.reasoning import claim_facts, split_sentences
 from training.grounding_demo import audit_record, hallucinating_example, plant_false_sentence
 from training.preference import preference_pairs
 
-
-def truth_of(spec) -> dict[str, str]:
-    shown = modality_labels(spec)
-    return {"label": spec.label, "video_label": shown["video"], "audio_label": shown["audio"]}
-
-
-@pytest.fixture(scope="module")
-def specs():
-    return plan_specs(84, 5150)
+from tests.training.synthetic_truth import specs, truth_of  # noqa: F401  (specs: a fixture)
 
 
 def test_a_planted_sentence_is_the_one_false_claim(specs) -> None:
