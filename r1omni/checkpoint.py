@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import struct
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from r1omni import model_cache
 from r1omni.config import HumanOmniQwen2Config, load_config, preset_config
 from r1omni.errors import CheckpointError, UsageError
 from r1omni.modeling import HumanOmniQwen2ForCausalLM, default_dtype
@@ -283,7 +283,8 @@ def load_model(
     model.config.dtype = dt
     model.generation_config = load_generation_config(folder, model.generation_config)
     if (folder / GENERATION_CONFIG).is_file():
-        _DECODING[model] = {k: v for k, v in model.generation_config.to_diff_dict().items() if k not in _NOT_DECODING}
+        read = {k: v for k, v in model.generation_config.to_diff_dict().items() if k not in _NOT_DECODING}
+        model_cache.cached(model, DECODING_KEY, lambda: read)
     model.eval()
     logger.info("loaded %s (%s, %s, %d tensors)", folder, dev, dt, len(expected))
     return model
@@ -358,15 +359,15 @@ def _write_config(config: HumanOmniQwen2Config, out: Path, bert_tokenizer_dir: s
 
 
 # The decoding settings of each loaded checkpoint's generation_config.json (repetition penalty, n-gram blocking,
-# token limits, sampling defaults), as read from disk: a model trained from it and saved keeps them. Kept apart
-# from `model.generation_config`, which trainers may change for their own sampling.
-_DECODING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# token limits, sampling defaults), as read from disk, kept in the model's cache: a model trained from it and
+# saved keeps them. Kept apart from `model.generation_config`, which trainers may change for their own sampling.
+DECODING_KEY = "decoding settings read at load"
 _NOT_DECODING = {"bos_token_id", "eos_token_id", "pad_token_id", "transformers_version", "_from_model_config"}
 
 
 def decoding_settings(model) -> dict[str, Any]:
     """The decoding settings `model` was loaded with (empty for a model built from a config)."""
-    return dict(_DECODING.get(model, {}))
+    return dict(model_cache.peek(model, DECODING_KEY, {}))
 
 
 def _write_generation_config(config: HumanOmniQwen2Config, out: Path, decoding: dict | None = None) -> None:
